@@ -47,7 +47,9 @@ func listNetworks(ctx context.Context) ([]string, error) {
 
 type containerRef struct{ ID, Names string }
 
-func imageRemoveOptions() client.ImageRemoveOptions { return client.ImageRemoveOptions{PruneChildren: true} }
+func imageRemoveOptions() client.ImageRemoveOptions {
+	return client.ImageRemoveOptions{PruneChildren: true}
+}
 
 // goleakOptions ignores the Docker client's idle HTTP connections, which
 // belong to the client library, not to podwire.
