@@ -26,6 +26,7 @@ type command struct {
 // commands lists the subcommands in the order `podwire help` prints them.
 func commands() []command {
 	return []command{
+		{"bench", "compare UDS, TCP, TLS, mux+TLS and the sidecar against bare grpc-go", runBench},
 		{"demo", "run inventory and purchase locally and place a batch of orders", runDemo},
 		{"version", "print the podwire version", runVersion},
 	}

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/peterbourgon/ff/v3"
+
+	"github.com/podwire/podwire/internal/bench"
+)
+
+// runBench parses the bench flags (env PODWIRE_<FLAG>, dashes as
+// underscores) and runs internal/bench.
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("podwire bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	quick := fs.Bool("quick", false, "quick mode: 30 s or less on 2 cores (default: full mode, 5 min or less)")
+	rounds := fs.Int("rounds", 0, "measured rounds (default 5, quick 3)")
+	duration := fs.Duration("duration", 0, "time each timed workload runs per row per round (default 600ms, quick 120ms)")
+	warmup := fs.Duration("warmup", 0, "time each timed workload runs in the warm-up round (default 200ms, quick 50ms)")
+	setupCount := fs.Int("setup-count", 0, "channels the setup workload makes per row per round (default 100, quick 20)")
+	idle := fs.Int("idle-channels", 0, "channels idle_mem holds open (default 200, quick 40)")
+	streams := fs.Int("streams", 0, "streams the streams workload holds open (default 1000, quick 200)")
+	rows := fs.String("rows", "", "comma-separated row ids to run (default all): "+strings.Join(bench.RowIDs(), ","))
+	workloads := fs.String("workloads", "", "comma-separated workload ids to run (default all): "+strings.Join(bench.WorkloadIDs(), ","))
+	seed := fs.Int64("seed", 0, "seed of the per-round row shuffle (default: from the clock; the report prints it)")
+	jsonPath := fs.String("json", "", "also write the report as JSON to this file")
+	svgPath := fs.String("svg", "", "also write a chart (latency percentiles, throughput, setup per transport) as SVG to this file")
+	check := fs.Bool("check", false, "exit non-zero when a target ratio is missed or a row it needs is missing")
+	verbose := fs.Bool("verbose", false, "log rows starting and stopping to stderr")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: podwire bench [flags]\n\nCompares raw sockets, bare grpc-go and podwire (UDS, TCP, TLS, mux+TLS, sidecar) in one interleaved run.\nEvery flag can also be set as PODWIRE_<FLAG> (e.g. PODWIRE_QUICK=true, PODWIRE_SETUP_COUNT=50).\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	if err := ff.Parse(fs, args, ff.WithEnvVarPrefix("PODWIRE")); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%w: podwire bench: %v; run `podwire bench -h` for the flags", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: podwire bench takes no arguments, got %q; run `podwire bench -h`", errUsage, fs.Args())
+	}
+	cfg := bench.DefaultConfig()
+	if *quick {
+		cfg = bench.QuickConfig()
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	setInt := func(name string, dst *int, v int) {
+		if set[name] {
+			*dst = v
+		}
+	}
+	setDur := func(name string, dst *time.Duration, v time.Duration) {
+		if set[name] {
+			*dst = v
+		}
+	}
+	setInt("rounds", &cfg.Rounds, *rounds)
+	setInt("setup-count", &cfg.SetupCount, *setupCount)
+	setInt("idle-channels", &cfg.IdleChannels, *idle)
+	setInt("streams", &cfg.Streams, *streams)
+	setDur("duration", &cfg.Duration, *duration)
+	setDur("warmup", &cfg.Warmup, *warmup)
+	cfg.Rows, cfg.Workloads = splitList(*rows), splitList(*workloads)
+	cfg.Seed, cfg.JSONPath, cfg.SVGPath, cfg.Check = *seed, *jsonPath, *svgPath, *check
+	cfg.Stdout, cfg.Stderr = stdout, stderr
+	if *verbose {
+		cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	_, err := bench.Run(ctx, cfg)
+	return err
+}
+
+// splitList splits a comma-separated flag value, dropping blanks.
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}

@@ -1,0 +1,248 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"time"
+)
+
+// Run starts the selected rows, runs the warm-up round and cfg.Rounds
+// measured rounds, writes the markdown report to cfg.Stdout (and JSON/SVG
+// files when asked) and returns the report. Everything it starts (servers,
+// sockets in a private temp dir, goroutines) is stopped before it returns.
+// The error is a *RunError when a workload failed on some row and a
+// *CheckError when cfg.Check is set and a target is missed; the report is
+// complete in both cases.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	specs, wls := selectRows(cfg.Rows), selectWorkloads(cfg.Workloads)
+	if len(specs) == 0 {
+		return nil, ErrNoRows
+	}
+	if len(wls) == 0 {
+		return nil, ErrNoWorkloads
+	}
+	seed := cfg.Seed
+	if seed == 0 {
+		seed = time.Now().UnixNano()
+	}
+	start := time.Now()
+	dir, err := os.MkdirTemp("", "podwire-bench-")
+	if err != nil {
+		return nil, fmt.Errorf("podwire/bench: temp dir for sockets: %w; set TMPDIR to a writable directory", err)
+	}
+	defer os.RemoveAll(dir)
+	pk, err := newPKI(dir)
+	if err != nil {
+		return nil, fmt.Errorf("podwire/bench: make test certificates: %w", err)
+	}
+	live, missing := startRows(ctx, &env{dir: dir, pki: pk, logger: logger}, specs)
+	defer closeRows(live, logger)
+	if len(live) == 0 {
+		return nil, fmt.Errorf("%w: every selected row failed to start: %v", ErrNoRows, missing)
+	}
+	samples, failures, err := runRounds(ctx, cfg, live, wls, rand.New(rand.NewPCG(uint64(seed), 0)))
+	if err != nil {
+		return nil, err
+	}
+	rep := buildReport(cfg, live, missing, wls, samples, failures)
+	rep.Method.Seed = seed
+	rep.Method.ElapsedS = time.Since(start).Seconds()
+	rep.Machine = readMachine(start)
+	return rep, finish(cfg, rep, failures)
+}
+
+// selectRows returns the rows named in ids (all when empty), in report order.
+func selectRows(ids []string) []rowSpec {
+	var out []rowSpec
+	for _, s := range allRows() {
+		if len(ids) == 0 || slices.Contains(ids, s.ID) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// selectWorkloads returns the workloads named in ids (all when empty), in report order.
+func selectWorkloads(ids []string) []workload {
+	var out []workload
+	for _, w := range allWorkloads() {
+		if len(ids) == 0 || slices.Contains(ids, w.ID) {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// startRows starts every spec; a row that cannot start is missing, with the reason.
+func startRows(ctx context.Context, e *env, specs []rowSpec) ([]*instance, []MissingRow) {
+	var live []*instance
+	var missing []MissingRow
+	for _, s := range specs {
+		in, err := s.start(ctx, e)
+		if err != nil {
+			e.logger.Debug("bench row unavailable", "row", s.ID, "err", err)
+			missing = append(missing, MissingRow{ID: s.ID, Reason: err.Error()})
+			continue
+		}
+		in.row = s.Row
+		e.logger.Debug("bench row started", "row", s.ID)
+		live = append(live, in)
+	}
+	return live, missing
+}
+
+func closeRows(live []*instance, logger *slog.Logger) {
+	for _, in := range live {
+		if err := in.close(); err != nil {
+			logger.Warn("bench row close", "row", in.row.ID, "err", err)
+		}
+	}
+}
+
+type key struct{ row, workload string }
+
+// runRounds runs the warm-up round (index 0, discarded) and the measured
+// rounds; in every round each workload runs once on every row, the rows in
+// a new shuffled order. A workload that fails on a row is not retried there.
+func runRounds(ctx context.Context, cfg Config, live []*instance, wls []workload, rng *rand.Rand) (map[key][]sample, map[key]error, error) {
+	total := 0
+	for _, w := range wls {
+		for _, in := range live {
+			if w.appliesTo(in.row) {
+				total += cfg.Rounds + 1
+			}
+		}
+	}
+	prog := newProgress(cfg.Stderr, total)
+	defer prog.done()
+	samples := make(map[key][]sample)
+	failures := make(map[key]error)
+	order := slices.Clone(live)
+	for round := 0; round <= cfg.Rounds; round++ {
+		warm := round == 0
+		p := cfg.params(warm)
+		label := fmt.Sprintf("round %d/%d", round, cfg.Rounds)
+		if warm {
+			label = "warm-up"
+		}
+		for _, w := range wls {
+			rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+			for _, in := range order {
+				if !w.appliesTo(in.row) {
+					continue
+				}
+				k := key{in.row.ID, w.ID}
+				prog.step(fmt.Sprintf("%s %s %s", label, w.ID, in.row.ID))
+				if failures[k] != nil {
+					continue
+				}
+				s, err := runOne(ctx, w, in, p)
+				if ctx.Err() != nil {
+					return nil, nil, fmt.Errorf("podwire/bench: interrupted during %s %s: %w", w.ID, in.row.ID, ctx.Err())
+				}
+				if err != nil {
+					failures[k] = err
+					continue
+				}
+				if !warm {
+					samples[k] = append(samples[k], s)
+				}
+			}
+		}
+	}
+	return samples, failures, nil
+}
+
+// runOne runs w on in under a deadline generous enough for any sane machine.
+func runOne(ctx context.Context, w workload, in *instance, p params) (sample, error) {
+	ctx, cancel := context.WithTimeout(ctx, 20*p.duration+2*time.Minute)
+	defer cancel()
+	return w.run(ctx, in, p)
+}
+
+// buildReport aggregates the samples into results, ratios and targets.
+func buildReport(cfg Config, live []*instance, missing []MissingRow, wls []workload,
+	samples map[key][]sample, failures map[key]error) *Report {
+	rows := make(map[string]Row, len(live))
+	for _, s := range allRows() {
+		rows[s.ID] = s.Row
+	}
+	var results []Result
+	for _, in := range live {
+		for _, w := range wls {
+			if !w.appliesTo(in.row) {
+				continue
+			}
+			k := key{in.row.ID, w.ID}
+			res := aggregate(in.row, w, samples[k])
+			if err := failures[k]; err != nil {
+				res = Result{ID: res.ID, Row: res.Row, Family: res.Family, Transport: res.Transport,
+					Workload: res.Workload, kind: res.kind, Error: err.Error()}
+			}
+			results = append(results, res)
+		}
+	}
+	fillRatios(results, rows)
+	why := make(map[string]string, len(missing))
+	for _, m := range missing {
+		why[m.ID] = m.Reason
+	}
+	rep := &Report{
+		Method: Method{Mode: cfg.Mode, Rounds: cfg.Rounds, WarmupMS: ms(cfg.Warmup), DurationMS: ms(cfg.Duration),
+			SetupCount: cfg.SetupCount, IdleChannels: cfg.IdleChannels, Streams: cfg.Streams, BulkPerCall: cfg.BulkPerCall},
+		Rows:        results,
+		MissingRows: missing,
+		Targets:     evaluateTargets(results, why),
+	}
+	if rep.MissingRows == nil {
+		rep.MissingRows = []MissingRow{}
+	}
+	for _, w := range wls {
+		rep.Workloads = append(rep.Workloads, WorkloadInfo{ID: w.ID, Title: w.Title, Headline: headlineName(w.kind)})
+	}
+	return rep
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// finish writes the outputs and turns failures and missed targets into the error.
+func finish(cfg Config, rep *Report, failures map[key]error) error {
+	var errs []error
+	if cfg.Stdout != nil {
+		errs = append(errs, rep.WriteMarkdown(cfg.Stdout))
+	}
+	if cfg.JSONPath != "" {
+		errs = append(errs, writeFile(cfg.JSONPath, rep.WriteJSON))
+	}
+	if cfg.SVGPath != "" {
+		errs = append(errs, writeFile(cfg.SVGPath, func(w io.Writer) error { return rep.WriteSVG(w) }))
+	}
+	if len(failures) > 0 {
+		re := &RunError{}
+		for _, r := range rep.Rows {
+			if r.Error != "" {
+				re.Failures = append(re.Failures, r.ID+": "+r.Error)
+			}
+		}
+		errs = append(errs, re)
+	}
+	if cfg.Check {
+		if failed := failedTargets(rep.Targets); len(failed) > 0 {
+			errs = append(errs, &CheckError{Failed: failed})
+		}
+	}
+	return errors.Join(errs...)
+}
