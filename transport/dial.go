@@ -1,0 +1,311 @@
+package transport
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"log/slog"
+	"maps"
+	"net"
+	"os"
+	"strings"
+
+	"google.golang.org/grpc"
+)
+
+// DialOption configures Dial and DialOptions. Options are sealed: only this
+// package implements them.
+type DialOption interface {
+	applyDial(*dialConfig) error
+}
+
+// dialOptionFunc adapts a function to DialOption.
+type dialOptionFunc func(*dialConfig) error
+
+func (f dialOptionFunc) applyDial(c *dialConfig) error { return f(c) }
+
+// dialConfig is the resolved client configuration; immutable after
+// newDialConfig returns, shared by the dialer, credentials and resolver.
+type dialConfig struct {
+	socketDir        string
+	peers            map[string]string // service -> host:port from WithPeerAddr
+	tlsConf          *tls.Config       // from WithTLSConfig
+	certFiles        []string          // from WithTLSFiles: cert, key, CA
+	certs            *certSource       // loaded certFiles
+	insecureLoopback bool
+	log              *slog.Logger
+	grpcOpts         []grpc.DialOption
+	tuning           Config
+}
+
+// WithSocketDir sets where <name>.sock sockets are looked up. Default
+// $PODWIRE_SOCKET_DIR, else /run/podwire.
+func WithSocketDir(dir string) DialOption {
+	return dialOptionFunc(func(c *dialConfig) error {
+		if dir == "" {
+			return configError("WithSocketDir", "empty dir")
+		}
+		c.socketDir = dir
+		return nil
+	})
+}
+
+// WithPeerAddr sets the remote host:port of a service, used for its bare
+// name when no live socket exists. It overrides PODWIRE_PEER_<NAME>.
+func WithPeerAddr(service, hostport string) DialOption {
+	return dialOptionFunc(func(c *dialConfig) error {
+		if err := validServiceName(service); err != nil {
+			return configError("WithPeerAddr", "service %q: %v", service, err)
+		}
+		if _, err := parseHostPort(hostport, hostport); err != nil {
+			return configError("WithPeerAddr", "%v", err)
+		}
+		c.peers[service] = hostport
+		return nil
+	})
+}
+
+// WithTLSFiles sets the client certificate, key and CA bundle (PEM) for TLS
+// targets; files are re-read when they change. Conflicts with WithTLSConfig.
+func WithTLSFiles(certFile, keyFile, caFile string) DialOption {
+	return dialOptionFunc(func(c *dialConfig) error {
+		if c.tlsConf != nil {
+			return configError("WithTLSFiles", "conflicts with WithTLSConfig; pass one of them")
+		}
+		c.certFiles = []string{certFile, keyFile, caFile}
+		return nil
+	})
+}
+
+// WithTLSConfig sets the TLS configuration for TLS targets (it is cloned;
+// ServerName and NextProtos are set per connection). Conflicts with
+// WithTLSFiles.
+func WithTLSConfig(conf *tls.Config) DialOption {
+	return dialOptionFunc(func(c *dialConfig) error {
+		if c.certFiles != nil {
+			return configError("WithTLSConfig", "conflicts with WithTLSFiles; pass one of them")
+		}
+		if conf == nil {
+			return configError("WithTLSConfig", "nil *tls.Config")
+		}
+		c.tlsConf = conf.Clone()
+		return nil
+	})
+}
+
+// WithInsecureLoopback allows tcp:// targets (plaintext), on loopback only.
+func WithInsecureLoopback() DialOption {
+	return dialOptionFunc(func(c *dialConfig) error { c.insecureLoopback = true; return nil })
+}
+
+// WithLogger sets the logger for transport selection; default discards.
+func WithLogger(l *slog.Logger) DialOption {
+	return dialOptionFunc(func(c *dialConfig) error { c.log = loggerOr(l); return nil })
+}
+
+// WithGRPCOptions appends grpc dial options (interceptors, call options).
+func WithGRPCOptions(opts ...grpc.DialOption) DialOption {
+	return dialOptionFunc(func(c *dialConfig) error { c.grpcOpts = append(c.grpcOpts, opts...); return nil })
+}
+
+// WithConfig sets socket and timeout tuning; default DefaultConfig().
+func WithConfig(cfg Config) DialOption {
+	return dialOptionFunc(func(c *dialConfig) error {
+		if err := cfg.Validate(); err != nil {
+			return err
+		}
+		c.tuning = cfg
+		return nil
+	})
+}
+
+// newDialConfig applies opts over the defaults.
+func newDialConfig(opts []DialOption) (*dialConfig, error) {
+	c := &dialConfig{
+		socketDir: defaultSocketDir(),
+		peers:     map[string]string{},
+		log:       loggerOr(nil),
+		tuning:    DefaultConfig(),
+	}
+	for _, o := range opts {
+		if err := o.applyDial(c); err != nil {
+			return nil, err
+		}
+	}
+	if c.certFiles != nil {
+		s, err := newPolledCertSource(c.certFiles[0], c.certFiles[1], c.certFiles[2], c.tuning.MinTLSVersion, c.log)
+		if err != nil {
+			return nil, err
+		}
+		c.certs = s
+	}
+	c.peers = maps.Clone(c.peers)
+	return c, nil
+}
+
+// hasTLS reports whether TLS targets can be dialed.
+func (c *dialConfig) hasTLS() bool { return c.tlsConf != nil || c.certs != nil }
+
+// tlsClientConfig returns the TLS configuration for one connection.
+func (c *dialConfig) tlsClientConfig(serverName string, alpn []string) (*tls.Config, error) {
+	switch {
+	case c.certs != nil:
+		return c.certs.clientConfig(serverName, alpn), nil
+	case c.tlsConf != nil:
+		conf := c.tlsConf.Clone()
+		if conf.ServerName == "" {
+			conf.ServerName = serverName
+		}
+		conf.NextProtos = alpn
+		if conf.MinVersion == 0 {
+			conf.MinVersion = c.tuning.MinTLSVersion
+		}
+		return conf, nil
+	}
+	return nil, &TLSConfigError{What: "no client certificate for a TLS connection to " + serverName}
+}
+
+// peerAddr returns the remote address of service and where it came from.
+func (c *dialConfig) peerAddr(service string) (hostport, source string) {
+	if hp, ok := c.peers[service]; ok {
+		return hp, "option"
+	}
+	if hp := os.Getenv(envName(service)); hp != "" {
+		return hp, "env"
+	}
+	return "", ""
+}
+
+// Dial returns a gRPC client for target: "unix:///abs.sock",
+// "unix-abstract:name" (Linux), "tls://host:port", "tcp://127.0.0.1:port"
+// (with WithInsecureLoopback), or a bare service name such as "inventory",
+// which goes over the live socket <socket dir>/inventory.sock if there is
+// one, else over TCP+TLS to the peer address (WithPeerAddr or
+// PODWIRE_PEER_INVENTORY), and follows the socket appearing or going away.
+// ctx bounds the first selection only; the connection is made lazily by grpc.
+func Dial(ctx context.Context, target string, opts ...DialOption) (*grpc.ClientConn, error) {
+	cfg, err := newDialConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	t, err := parseTarget(target)
+	if err != nil {
+		return nil, err
+	}
+	grpcTarget, authority, err := cfg.grpcTarget(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	gopts := append(cfg.dialOptions(), grpc.WithAuthority(authority))
+	gopts = append(gopts, cfg.grpcOpts...)
+	return grpc.NewClient(grpcTarget, gopts...)
+}
+
+// DialOptions returns the grpc dial options podwire's Dial uses (its
+// credentials, dialer and resolver), for grpc.NewClient("podwire:///name",
+// transport.DialOptions(...)...).
+func DialOptions(opts ...DialOption) ([]grpc.DialOption, error) {
+	cfg, err := newDialConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	return append(cfg.dialOptions(), cfg.grpcOpts...), nil
+}
+
+// dialOptions are the credentials, dialer and resolver of cfg.
+func (c *dialConfig) dialOptions() []grpc.DialOption {
+	return []grpc.DialOption{
+		grpc.WithTransportCredentials(clientCreds{cfg: c}),
+		grpc.WithContextDialer(c.dial),
+		grpc.WithResolvers(&resolverBuilder{cfg: c}),
+	}
+}
+
+// grpcTarget maps a parsed target to a grpc target and :authority.
+func (c *dialConfig) grpcTarget(ctx context.Context, t target) (string, string, error) {
+	switch t.kind {
+	case targetUnix:
+		return "passthrough:///" + addrUnix + t.addr, "localhost", nil
+	case targetAbstract:
+		if _, err := abstractAddr(t.addr); err != nil {
+			return "", "", err
+		}
+		return "passthrough:///" + addrAbstract + t.addr, "localhost", nil
+	case targetTLS:
+		if !c.hasTLS() {
+			return "", "", &TLSConfigError{What: "client certificate for tls://" + t.addr}
+		}
+		return "passthrough:///" + addrTLS + t.addr, t.addr, nil
+	case targetTCP:
+		host, _, _ := net.SplitHostPort(t.addr)
+		switch {
+		case !isLoopbackHost(host):
+			return "", "", &InsecureTargetError{Target: "tcp://" + t.addr, Reason: "host is not loopback"}
+		case !c.insecureLoopback:
+			return "", "", &InsecureTargetError{Target: "tcp://" + t.addr, Reason: "WithInsecureLoopback not set"}
+		}
+		return "passthrough:///" + addrTCP + t.addr, t.addr, nil
+	}
+	if _, err := c.selectRoute(ctx, t.addr); err != nil {
+		return "", "", err
+	}
+	return Scheme + ":///" + t.addr, t.addr, nil
+}
+
+// Dialer address prefixes (resolver address → dialer).
+const (
+	addrUnix     = "unix:"
+	addrAbstract = "unix-abstract:"
+	addrTLS      = "tls:"
+	addrTCP      = "tcp:"
+	addrMux      = "mux:" // mux:service@host:port
+)
+
+// dial is grpc's ContextDialer: it dials the address forms the resolver and
+// grpcTarget produce, tagging each conn for the credentials.
+func (c *dialConfig) dial(ctx context.Context, addr string) (net.Conn, error) {
+	switch {
+	case strings.HasPrefix(addr, addrAbstract):
+		a, err := abstractAddr(strings.TrimPrefix(addr, addrAbstract))
+		if err != nil {
+			return nil, err
+		}
+		return c.dialUnix(ctx, a)
+	case strings.HasPrefix(addr, addrUnix):
+		return c.dialUnix(ctx, strings.TrimPrefix(strings.TrimPrefix(addr, addrUnix), "//"))
+	case strings.HasPrefix(addr, addrTLS):
+		conn, err := c.tuning.dialTCP(ctx, strings.TrimPrefix(addr, addrTLS))
+		if err != nil {
+			return nil, err
+		}
+		return &clientConn{Conn: conn, kind: KindTLS}, nil
+	case strings.HasPrefix(addr, addrTCP):
+		conn, err := c.tuning.dialTCP(ctx, strings.TrimPrefix(addr, addrTCP))
+		if err != nil {
+			return nil, err
+		}
+		return &clientConn{Conn: conn, kind: KindTCP}, nil
+	case strings.HasPrefix(addr, addrMux):
+		service, hostport, ok := strings.Cut(strings.TrimPrefix(addr, addrMux), "@")
+		if !ok {
+			return nil, &TargetError{Target: addr, Reason: "internal mux address without service@"}
+		}
+		return c.dialRemote(ctx, service, hostport)
+	}
+	return nil, &TargetError{Target: addr, Reason: "unknown address form from the resolver"}
+}
+
+// dialUnix dials a Unix socket and reads the server's credentials.
+func (c *dialConfig) dialUnix(ctx context.Context, path string) (net.Conn, error) {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "unix", path)
+	if err != nil {
+		return nil, err
+	}
+	cred, err := peerCred(conn)
+	if err != nil && !errors.Is(err, net.ErrClosed) {
+		conn.Close()
+		return nil, err
+	}
+	return &clientConn{Conn: conn, kind: KindUnix, cred: cred}, nil
+}

@@ -1,0 +1,388 @@
+package transport
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"time"
+)
+
+// ALPN protocol names on the TLS port.
+const (
+	// ALPNGRPC selects plain gRPC over TLS (any gRPC client).
+	ALPNGRPC = "h2"
+	// ALPNMux selects a podwire mux session.
+	ALPNMux = "podwire-mux/1"
+)
+
+// DefaultSocketDir is the socket dir when neither an option nor
+// PODWIRE_SOCKET_DIR sets one.
+const DefaultSocketDir = "/run/podwire"
+
+// ListenConfig configures Listen.
+type ListenConfig struct {
+	// Service names the service; required, a DNS label like "inventory".
+	// The socket is <SocketDir>/<Service>.sock.
+	Service string
+	// SocketDir defaults to $PODWIRE_SOCKET_DIR, else /run/podwire.
+	SocketDir string
+	// SocketGroup optionally owns the 0660 socket (a name or numeric gid).
+	SocketGroup string
+	// TLSAddr optionally enables TCP+TLS on "host:port"; ALPN picks h2
+	// (gRPC) or podwire-mux/1 (mux session) on the one port.
+	TLSAddr string
+	// CertFile, KeyFile and CAFile are PEM files, required with TLSAddr; they
+	// are watched and reloaded on change without dropping connections.
+	CertFile, KeyFile, CAFile string
+	// PlainAddr optionally enables plaintext TCP on a loopback "host:port"
+	// (tests and local tools); any other host is refused.
+	PlainAddr string
+	// NoUnix skips the Unix socket (a TCP-only listener).
+	NoUnix bool
+	// Logger receives lifecycle and rejection logs; nil discards.
+	Logger *slog.Logger
+	// Config is socket and timeout tuning; the zero value is DefaultConfig().
+	Config Config
+}
+
+// Listener accepts gRPC connections on the service's Unix socket and, when
+// configured, on TCP+TLS and loopback TCP; one grpc.Server.Serve serves them
+// all. It is a net.Listener, safe for concurrent use.
+type Listener struct {
+	cfg   ListenConfig
+	tcfg  Config
+	log   *slog.Logger
+	unix  *unixSocket    // nil with NoUnix
+	tcp   []net.Listener // TLS and plain listeners
+	tlsLn net.Listener   // the TLS one, also in tcp
+	certs *certSource    // nil without TLSAddr
+	conns chan net.Conn  // ready for Accept
+	done  chan struct{}  // closed by Close
+	wg    sync.WaitGroup // accept loops and per-connection goroutines
+
+	closeOnce sync.Once
+	closeErr  error
+
+	mu       sync.Mutex            // guards inflight
+	inflight map[net.Conn]struct{} // conns in their TLS handshake, closed by Close
+}
+
+// Listen starts listening as cfg says. ctx bounds the setup (socket probe,
+// binds); the Listener lives until Close.
+func Listen(ctx context.Context, cfg ListenConfig) (*Listener, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	l := &Listener{
+		cfg:      cfg,
+		tcfg:     cfg.Config.orDefault(),
+		log:      loggerOr(cfg.Logger),
+		conns:    make(chan net.Conn),
+		done:     make(chan struct{}),
+		inflight: make(map[net.Conn]struct{}),
+	}
+	if err := l.open(ctx); err != nil {
+		l.closeAll()
+		return nil, err
+	}
+	l.start()
+	return l, nil
+}
+
+// validate checks the fields and fills defaults.
+func (cfg *ListenConfig) validate() error {
+	if err := validServiceName(cfg.Service); err != nil {
+		return configError("Service", "%q: %v", cfg.Service, err)
+	}
+	if cfg.SocketDir == "" {
+		cfg.SocketDir = defaultSocketDir()
+	}
+	if cfg.NoUnix && cfg.TLSAddr == "" && cfg.PlainAddr == "" {
+		return configError("NoUnix", "nothing to listen on: set TLSAddr or PlainAddr, or leave NoUnix false")
+	}
+	if cfg.TLSAddr != "" && (cfg.CertFile == "" || cfg.KeyFile == "" || cfg.CAFile == "") {
+		return &TLSConfigError{What: "CertFile, KeyFile and CAFile are required with TLSAddr " + cfg.TLSAddr}
+	}
+	if cfg.PlainAddr != "" {
+		host, _, err := net.SplitHostPort(cfg.PlainAddr)
+		if err != nil {
+			return configError("PlainAddr", "%q: %v", cfg.PlainAddr, err)
+		}
+		if !isLoopbackHost(host) {
+			return &InsecureTargetError{Target: cfg.PlainAddr, Reason: "PlainAddr must be a loopback address"}
+		}
+	}
+	return cfg.Config.orDefault().Validate()
+}
+
+// open binds every configured socket.
+func (l *Listener) open(ctx context.Context) error {
+	var err error
+	if !l.cfg.NoUnix {
+		path := socketPath(l.cfg.SocketDir, l.cfg.Service)
+		if l.unix, err = listenUnix(ctx, path, l.cfg.SocketGroup, l.tcfg, l.log); err != nil {
+			return err
+		}
+	}
+	if l.cfg.TLSAddr != "" {
+		if l.certs, err = newCertSource(l.cfg.CertFile, l.cfg.KeyFile, l.cfg.CAFile, l.tcfg.MinTLSVersion, l.log); err != nil {
+			return err
+		}
+		if l.tlsLn, err = l.tcfg.listenConfig().Listen(ctx, "tcp", l.cfg.TLSAddr); err != nil {
+			return fmt.Errorf("podwire/transport: listen TLS on %s: %w", l.cfg.TLSAddr, err)
+		}
+		l.tcp = append(l.tcp, l.tlsLn)
+	}
+	if l.cfg.PlainAddr != "" {
+		ln, err := l.tcfg.listenConfig().Listen(ctx, "tcp", l.cfg.PlainAddr)
+		if err != nil {
+			return fmt.Errorf("podwire/transport: listen plaintext on %s: %w", l.cfg.PlainAddr, err)
+		}
+		l.tcp = append(l.tcp, ln)
+	}
+	return nil
+}
+
+// start runs one accept loop per socket.
+func (l *Listener) start() {
+	if l.unix != nil {
+		l.goLoop(l.unix.ln, l.handleUnix)
+	}
+	for _, ln := range l.tcp {
+		if ln == l.tlsLn {
+			l.goLoop(ln, l.handleTLS)
+		} else {
+			l.goLoop(ln, l.handlePlain)
+		}
+	}
+}
+
+// goLoop accepts on ln until Close and passes each conn to handle.
+func (l *Listener) goLoop(ln net.Listener, handle func(net.Conn)) {
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		var backoff time.Duration
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				if l.closed() || errors.Is(err, net.ErrClosed) {
+					return
+				}
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				l.log.Warn("podwire: accept failed, retrying", "addr", ln.Addr().String(), "err", err, "backoff", backoff)
+				if !l.sleep(backoff) {
+					return
+				}
+				continue
+			}
+			backoff = 0
+			handle(c)
+		}
+	}()
+}
+
+// handleUnix reads SO_PEERCRED at accept time and delivers the conn.
+func (l *Listener) handleUnix(c net.Conn) {
+	cred, err := peerCred(c)
+	if err != nil {
+		l.log.Warn("podwire: reading peer credentials failed; closing", "err", err)
+		c.Close()
+		return
+	}
+	l.deliver(newServerConn(c, KindUnix, cred, l.tcfg.FirstByteTimeout))
+}
+
+// handlePlain delivers a loopback plaintext conn.
+func (l *Listener) handlePlain(c net.Conn) {
+	_ = l.tcfg.tuneTCP(c)
+	l.deliver(newServerConn(c, KindTCP, unknownCred, l.tcfg.FirstByteTimeout))
+}
+
+// deliver hands c to Accept, or closes it if the Listener closes first.
+func (l *Listener) deliver(c net.Conn) {
+	select {
+	case l.conns <- c:
+	case <-l.done:
+		c.Close()
+	}
+}
+
+// sleep waits d or until Close; it reports false on Close.
+func (l *Listener) sleep(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-l.done:
+		return false
+	}
+}
+
+// closed reports whether Close has been called.
+func (l *Listener) closed() bool {
+	select {
+	case <-l.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Accept waits for the next connection on any of the sockets; after Close
+// it returns an error wrapping net.ErrClosed.
+func (l *Listener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, ErrListenerClosed
+	}
+}
+
+// Addr returns the Unix socket address, or the first TCP address with NoUnix.
+func (l *Listener) Addr() net.Addr {
+	if l.unix != nil {
+		return l.unix.ln.Addr()
+	}
+	return l.tcp[0].Addr()
+}
+
+// SocketPath returns the Unix socket path ("" with NoUnix).
+func (l *Listener) SocketPath() string {
+	if l.unix == nil {
+		return ""
+	}
+	return l.unix.path
+}
+
+// TLSAddr returns the bound TLS address (useful with port 0), or nil.
+func (l *Listener) TLSAddr() net.Addr {
+	if l.tlsLn == nil {
+		return nil
+	}
+	return l.tlsLn.Addr()
+}
+
+// PlainAddr returns the bound loopback plaintext address, or nil.
+func (l *Listener) PlainAddr() net.Addr {
+	for _, ln := range l.tcp {
+		if ln != l.tlsLn {
+			return ln.Addr()
+		}
+	}
+	return nil
+}
+
+// Close stops accepting, closes mux sessions and handshakes in progress,
+// removes the socket file and waits for its goroutines. Connections already
+// returned by Accept belong to the caller (grpc.Server.Stop closes them).
+// Safe to call more than once; later calls return the first result.
+func (l *Listener) Close() error {
+	l.closeOnce.Do(func() {
+		close(l.done)
+		l.closeErr = l.closeAll()
+		l.wg.Wait()
+	})
+	return l.closeErr
+}
+
+// closeAll closes every socket, in-flight handshake and the cert watcher.
+func (l *Listener) closeAll() error {
+	var errs []error
+	if l.unix != nil {
+		errs = append(errs, l.unix.close())
+	}
+	for _, ln := range l.tcp {
+		errs = append(errs, ln.Close())
+	}
+	l.mu.Lock()
+	for c := range l.inflight {
+		c.Close()
+	}
+	l.mu.Unlock()
+	if l.certs != nil {
+		errs = append(errs, l.certs.Close())
+	}
+	return ignoreClosed(errors.Join(errs...))
+}
+
+// ignoreClosed drops net.ErrClosed from a close result.
+func ignoreClosed(err error) error {
+	if errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
+}
+
+// track records a conn in its handshake; untrack removes it. track reports
+// false if the Listener is closing.
+func (l *Listener) track(c net.Conn) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed() {
+		return false
+	}
+	l.inflight[c] = struct{}{}
+	return true
+}
+
+func (l *Listener) untrack(c net.Conn) {
+	l.mu.Lock()
+	delete(l.inflight, c)
+	l.mu.Unlock()
+}
+
+// handleTLS runs the handshake in its own goroutine, under the handshake
+// deadline, and routes the conn by ALPN.
+func (l *Listener) handleTLS(raw net.Conn) {
+	_ = l.tcfg.tuneTCP(raw)
+	if !l.track(raw) {
+		raw.Close()
+		return
+	}
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		defer l.untrack(raw)
+		tc := tls.Server(raw, l.certs.serverConfig(l.alpn()))
+		ctx, cancel := context.WithTimeout(context.Background(), l.tcfg.HandshakeTimeout)
+		err := tc.HandshakeContext(ctx)
+		cancel()
+		if err != nil {
+			l.log.Info("podwire: TLS handshake failed", "remote", raw.RemoteAddr().String(), "err", err)
+			raw.Close()
+			return
+		}
+		switch proto := tc.ConnectionState().NegotiatedProtocol; proto {
+		case ALPNGRPC:
+			l.deliver(tc)
+		default:
+			l.log.Info("podwire: TLS client offered no known ALPN protocol; closing",
+				"remote", raw.RemoteAddr().String(), "alpn", proto, "want", l.alpn())
+			tc.Close()
+		}
+	}()
+}
+
+// loggerOr returns l, or a logger that discards.
+func loggerOr(l *slog.Logger) *slog.Logger {
+	if l != nil {
+		return l
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// defaultSocketDir is $PODWIRE_SOCKET_DIR or /run/podwire.
+func defaultSocketDir() string {
+	if d := os.Getenv("PODWIRE_SOCKET_DIR"); d != "" {
+		return d
+	}
+	return DefaultSocketDir
+}

@@ -1,0 +1,16 @@
+package transport
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// selections counts transport selections for bare names.
+var selections = prometheus.NewCounterVec(prometheus.CounterOpts{
+	Name: "podwire_transport_selections_total",
+	Help: "Transport selections for bare service names, by service, transport (unix, mux+tls) and reason.",
+}, []string{"service", "transport", "reason"})
+
+// Collectors returns podwire transport's Prometheus collectors, for
+// reg.MustRegister(transport.Collectors()...). Counting happens whether or
+// not they are registered.
+func Collectors() []prometheus.Collector {
+	return []prometheus.Collector{selections}
+}

@@ -1,0 +1,208 @@
+package transport
+
+import (
+	"context"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+	"google.golang.org/grpc/resolver"
+)
+
+// Scheme is the grpc resolver scheme podwire registers:
+// grpc.NewClient("podwire:///inventory", transport.DialOptions()...) resolves
+// a bare name the way Dial does.
+const Scheme = "podwire"
+
+// settleDelay re-checks the socket shortly after a file event, because a
+// socket file appears at bind time, a moment before the server listens.
+const settleDelay = 50 * time.Millisecond
+
+func init() {
+	// The accepted grpc idiom for a resolver scheme; the only init in podwire.
+	resolver.Register(&resolverBuilder{})
+}
+
+// route is one transport selection for a bare name.
+type route struct {
+	kind   Kind
+	addr   string // dialer address (unix:/path or mux:service@host:port)
+	reason string // low-cardinality: socket_live, peer_option, peer_env
+	detail string // for the log: the path or host:port
+}
+
+// selectRoute picks the transport for service: a live socket, else the peer
+// address, else an *UnknownServiceError naming what was tried.
+func (c *dialConfig) selectRoute(ctx context.Context, service string) (route, error) {
+	path := socketPath(c.socketDir, service)
+	sockErr := checkSocketPath(path)
+	if sockErr == nil {
+		if sockErr = probeUnix(ctx, path, c.tuning); sockErr == nil {
+			return route{kind: KindUnix, addr: addrUnix + path, reason: "socket_live", detail: path}, nil
+		}
+	}
+	hp, source := c.peerAddr(service)
+	if hp == "" {
+		return route{}, &UnknownServiceError{Service: service, SocketPath: path, SocketErr: sockErr, EnvVar: envName(service)}
+	}
+	if !c.hasTLS() {
+		return route{}, &TLSConfigError{What: "client certificate for " + service + " at peer address " + hp +
+			" (no live socket at " + path + ")"}
+	}
+	return route{kind: remoteKind, addr: addrMux + service + "@" + hp, reason: "peer_" + source, detail: hp}, nil
+}
+
+// resolverBuilder builds resolvers for the podwire scheme; cfg nil means
+// the defaults and environment (the globally registered builder).
+type resolverBuilder struct {
+	cfg *dialConfig
+}
+
+// Scheme returns "podwire".
+func (*resolverBuilder) Scheme() string { return Scheme }
+
+// Build starts a resolver that selects a transport for the target's service
+// name and re-selects when its socket appears or goes away.
+func (b *resolverBuilder) Build(t resolver.Target, cc resolver.ClientConn, _ resolver.BuildOptions) (resolver.Resolver, error) {
+	cfg := b.cfg
+	if cfg == nil {
+		var err error
+		if cfg, err = newDialConfig(nil); err != nil {
+			return nil, err
+		}
+	}
+	service := t.Endpoint()
+	if err := validServiceName(service); err != nil {
+		return nil, &TargetError{Target: t.String(), Reason: err.Error()}
+	}
+	r := &nameResolver{
+		service: service,
+		cfg:     cfg,
+		cc:      cc,
+		kick:    make(chan struct{}, 1),
+		done:    make(chan struct{}),
+	}
+	r.watch()
+	r.wg.Add(1)
+	go r.run()
+	return r, nil
+}
+
+// nameResolver follows one bare name.
+type nameResolver struct {
+	service string
+	cfg     *dialConfig
+	cc      resolver.ClientConn
+	watcher *fsnotify.Watcher // nil if the socket dir cannot be watched
+	kick    chan struct{}     // ResolveNow requests, capacity 1
+	done    chan struct{}     // closed by Close
+	wg      sync.WaitGroup    // the run goroutine
+	once    sync.Once
+}
+
+// watch starts watching the socket dir; without it, selection changes only
+// on ResolveNow (grpc calls it when a connection fails).
+func (r *nameResolver) watch() {
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		r.cfg.log.Warn("podwire: cannot watch socket dir", "dir", r.cfg.socketDir, "err", err)
+		return
+	}
+	if err := w.Add(r.cfg.socketDir); err != nil {
+		w.Close()
+		r.cfg.log.Info("podwire: socket dir not watchable; a socket appearing later is seen on reconnect only",
+			"dir", r.cfg.socketDir, "err", err)
+		return
+	}
+	r.watcher = w
+}
+
+// run selects at start, then on file events and ResolveNow, until Close.
+func (r *nameResolver) run() {
+	defer r.wg.Done()
+	var events <-chan fsnotify.Event
+	var errs <-chan error
+	if r.watcher != nil {
+		events, errs = r.watcher.Events, r.watcher.Errors
+	}
+	sockName := r.service + ".sock"
+	settle := time.NewTimer(time.Hour)
+	settle.Stop()
+	defer settle.Stop()
+	var last route
+	last = r.update(last)
+	for {
+		select {
+		case <-r.done:
+			return
+		case <-r.kick:
+		case <-settle.C:
+		case ev, ok := <-events:
+			if !ok {
+				events = nil
+				continue
+			}
+			if filepath.Base(ev.Name) != sockName {
+				continue
+			}
+			settle.Reset(settleDelay)
+		case err, ok := <-errs:
+			if !ok {
+				errs = nil
+				continue
+			}
+			r.cfg.log.Warn("podwire: socket dir watch error", "dir", r.cfg.socketDir, "err", err)
+			continue
+		}
+		last = r.update(last)
+	}
+}
+
+// update selects again and pushes a new state when the route changed.
+func (r *nameResolver) update(last route) route {
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		select {
+		case <-r.done:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	rt, err := r.cfg.selectRoute(ctx, r.service)
+	cancel()
+	if err != nil {
+		r.cfg.log.Warn("podwire: no transport for service", "service", r.service, "err", err)
+		r.cc.ReportError(err)
+		return route{}
+	}
+	if rt == last {
+		return last
+	}
+	r.cfg.log.Info("podwire: transport selected", "service", r.service, "transport", rt.kind.String(),
+		"reason", rt.reason, "addr", rt.detail)
+	selections.WithLabelValues(r.service, rt.kind.String(), rt.reason).Inc()
+	if err := r.cc.UpdateState(resolver.State{Addresses: []resolver.Address{{Addr: rt.addr}}}); err != nil {
+		r.cfg.log.Debug("podwire: resolver state not accepted", "service", r.service, "err", err)
+	}
+	return rt
+}
+
+// ResolveNow asks for a new selection.
+func (r *nameResolver) ResolveNow(resolver.ResolveNowOptions) {
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Close stops watching and waits for the resolver goroutine.
+func (r *nameResolver) Close() {
+	r.once.Do(func() {
+		close(r.done)
+		if r.watcher != nil {
+			r.watcher.Close()
+		}
+		r.wg.Wait()
+	})
+}

@@ -1,0 +1,77 @@
+package transport
+
+import (
+	"log/slog"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/keepalive"
+)
+
+// ServerOption configures ServerOptions. Options are sealed.
+type ServerOption interface {
+	applyServer(*serverConfig) error
+}
+
+type serverOptionFunc func(*serverConfig) error
+
+func (f serverOptionFunc) applyServer(c *serverConfig) error { return f(c) }
+
+// serverConfig collects ServerOptions.
+type serverConfig struct {
+	allow             []string
+	log               *slog.Logger
+	connectionTimeout time.Duration
+	minPingInterval   time.Duration
+}
+
+// WithAllow sets the allow-list: "uid:N", "gid:N" (Unix sockets, from
+// SO_PEERCRED; gid is the peer's primary group), "spiffe://domain/path" and
+// "dns:name" (TLS client certificates). A caller matching any entry is
+// allowed. Without entries only the server's own uid (Unix sockets) and any
+// certificate from the trusted CA (TLS) are allowed.
+func WithAllow(entries ...string) ServerOption {
+	return serverOptionFunc(func(c *serverConfig) error { c.allow = append(c.allow, entries...); return nil })
+}
+
+// WithServerLogger sets the logger for denials; default discards.
+func WithServerLogger(l *slog.Logger) ServerOption {
+	return serverOptionFunc(func(c *serverConfig) error { c.log = loggerOr(l); return nil })
+}
+
+// WithConnectionTimeout bounds how long a new connection may take to send
+// the HTTP/2 preface and settings (grpc.ConnectionTimeout). Default 10s.
+func WithConnectionTimeout(d time.Duration) ServerOption {
+	return serverOptionFunc(func(c *serverConfig) error {
+		if d <= 0 {
+			return configError("WithConnectionTimeout", "must be > 0, got %v", d)
+		}
+		c.connectionTimeout = d
+		return nil
+	})
+}
+
+// ServerOptions returns the grpc server options of a podwire server:
+// credentials that report each caller's identity (PeerFrom), the
+// authorization interceptors (WithAllow), a connection setup timeout and
+// keepalive enforcement. Serve a transport.Listener with the server.
+func ServerOptions(opts ...ServerOption) ([]grpc.ServerOption, error) {
+	c := &serverConfig{log: loggerOr(nil), connectionTimeout: 10 * time.Second, minPingInterval: 5 * time.Second}
+	for _, o := range opts {
+		if err := o.applyServer(c); err != nil {
+			return nil, err
+		}
+	}
+	p, err := parsePolicy(c.allow)
+	if err != nil {
+		return nil, err
+	}
+	p.log = c.log
+	return []grpc.ServerOption{
+		grpc.Creds(serverCreds{}),
+		grpc.ChainUnaryInterceptor(p.unary),
+		grpc.ChainStreamInterceptor(p.stream),
+		grpc.ConnectionTimeout(c.connectionTimeout),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: c.minPingInterval, PermitWithoutStream: true}),
+	}, nil
+}

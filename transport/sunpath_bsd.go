@@ -1,0 +1,6 @@
+//go:build darwin || freebsd || netbsd || openbsd || dragonfly
+
+package transport
+
+// sunPathLimit is the size of sockaddr_un.sun_path, including the NUL.
+const sunPathLimit = 104
