@@ -27,6 +27,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"bench", "compare UDS, TCP, TLS, mux+TLS and the sidecar against bare grpc-go", runBench},
+		{"certs", "write a dev CA and per-service mTLS certificates", runCerts},
 		{"demo", "run inventory and purchase locally and place a batch of orders", runDemo},
 		{"version", "print the podwire version", runVersion},
 	}
