@@ -99,7 +99,7 @@ func issueLeaf(dir, name, spiffe string, usage x509.ExtKeyUsage, ca *x509.Certif
 		NotAfter:     now.Add(24 * time.Hour),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{usage},
-		DNSNames:     []string{"localhost"},
+		DNSNames:     []string{"localhost", podwireService},
 		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
 		URIs:         []*url.URL{uri},
 	}

@@ -217,3 +217,6 @@ func callBulk(ctx context.Context, cc grpc.ClientConnInterface, n uint32) (int64
 	}
 	return total, nil
 }
+
+// wrapBytes wraps b as the echo service's message type.
+func wrapBytes(b []byte) *wrapperspb.BytesValue { return wrapperspb.Bytes(b) }

@@ -3,19 +3,128 @@ package bench
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/peer"
+
+	"github.com/podwire/podwire/transport"
 )
 
-// podwireRows lists the rows that run the podwire SDK. They need
-// transport.Listen and transport.Dial, which are not in this build yet, so
-// each row reports itself as unavailable and the report lists it as missing.
+// podwireService is the service name of the podwire rows' echo server; the
+// server certificate carries it as a DNS SAN because a bare-name dial
+// verifies the server against the service name.
+const podwireService = "echo"
+
+// podwireRows lists the rows that run the podwire SDK: transport.Listen and
+// transport.ServerOptions on the server, transport.Dial on the client.
 func podwireRows() []rowSpec {
-	unavailable := func(context.Context, *env) (*instance, error) {
-		return nil, fmt.Errorf("%w: package transport does not export Listen and Dial yet", errUnavailable)
-	}
 	return []rowSpec{
-		{Row{ID: "podwire-uds", Transport: "uds", Family: FamilyPodwire, Twin: "grpc-uds", TCPPeer: "podwire-tcp"}, unavailable},
-		{Row{ID: "podwire-tcp", Transport: "tcp", Family: FamilyPodwire, Twin: "grpc-tcp"}, unavailable},
-		{Row{ID: "podwire-tls", Transport: "tls", Family: FamilyPodwire, Twin: "grpc-tls"}, unavailable},
-		{Row{ID: "podwire-mux-tls", Transport: "mux+tls", Family: FamilyPodwire, Twin: "grpc-tls"}, unavailable},
+		{Row{ID: "podwire-uds", Transport: "uds", Family: FamilyPodwire, Twin: "grpc-uds", TCPPeer: "podwire-tcp"}, startPodwireUDS},
+		{Row{ID: "podwire-tcp", Transport: "tcp", Family: FamilyPodwire, Twin: "grpc-tcp"}, startPodwireTCP},
+		{Row{ID: "podwire-tls", Transport: "tls", Family: FamilyPodwire, Twin: "grpc-tls"}, startPodwireTLS},
+		{Row{ID: "podwire-mux-tls", Transport: "mux+tls", Family: FamilyPodwire, Twin: "grpc-tls"}, startPodwireMux},
 	}
+}
+
+func startPodwireUDS(ctx context.Context, e *env) (*instance, error) {
+	lc := transport.ListenConfig{Service: "podwire-uds", SocketDir: e.dir}
+	return startPodwire(ctx, e, lc, transport.KindUnix, func(l *transport.Listener) (string, []transport.DialOption) {
+		return "unix://" + l.SocketPath(), nil
+	})
+}
+
+func startPodwireTCP(ctx context.Context, e *env) (*instance, error) {
+	lc := transport.ListenConfig{Service: "podwire-tcp", SocketDir: e.dir, NoUnix: true, PlainAddr: "127.0.0.1:0"}
+	return startPodwire(ctx, e, lc, transport.KindTCP, func(l *transport.Listener) (string, []transport.DialOption) {
+		return "tcp://" + l.PlainAddr().String(), []transport.DialOption{transport.WithInsecureLoopback()}
+	})
+}
+
+func startPodwireTLS(ctx context.Context, e *env) (*instance, error) {
+	return startPodwire(ctx, e, e.podwireTLSListen("podwire-tls"), transport.KindTLS, func(l *transport.Listener) (string, []transport.DialOption) {
+		return "tls://" + l.TLSAddr().String(), []transport.DialOption{e.podwireTLSFiles()}
+	})
+}
+
+// startPodwireMux dials the bare service name with WithPeerAddr and an
+// empty socket dir, which is how a podwire client reaches a remote peer:
+// over a mux stream on a pooled TCP+TLS session.
+func startPodwireMux(ctx context.Context, e *env) (*instance, error) {
+	emptyDir := filepath.Join(e.dir, "no-sockets")
+	if err := os.MkdirAll(emptyDir, 0o750); err != nil {
+		return nil, fmt.Errorf("socket dir for the mux row: %w", err)
+	}
+	return startPodwire(ctx, e, e.podwireTLSListen(podwireService), transport.KindMuxTLS, func(l *transport.Listener) (string, []transport.DialOption) {
+		return podwireService, []transport.DialOption{
+			e.podwireTLSFiles(),
+			transport.WithSocketDir(emptyDir),
+			transport.WithPeerAddr(podwireService, l.TLSAddr().String()),
+		}
+	})
+}
+
+// podwireTLSListen is a TLS-only listener on a loopback port for service.
+func (e *env) podwireTLSListen(service string) transport.ListenConfig {
+	return transport.ListenConfig{
+		Service: service, SocketDir: e.dir, NoUnix: true, TLSAddr: "127.0.0.1:0",
+		CertFile: e.pki.serverCert, KeyFile: e.pki.serverKey, CAFile: e.pki.caFile,
+	}
+}
+
+func (e *env) podwireTLSFiles() transport.DialOption {
+	return transport.WithTLSFiles(e.pki.clientCert, e.pki.clientKey, e.pki.caFile)
+}
+
+// startPodwire serves the echo service on a podwire listener, dials it with
+// transport.Dial, and checks that the first call travelled over want: a row
+// whose traffic takes another path than its name says is reported missing
+// rather than measured under the wrong label.
+func startPodwire(ctx context.Context, e *env, lc transport.ListenConfig, want transport.Kind,
+	target func(*transport.Listener) (string, []transport.DialOption)) (*instance, error) {
+	lc.Logger = e.logger
+	ln, err := transport.Listen(ctx, lc)
+	if err != nil {
+		return nil, fmt.Errorf("transport.Listen: %w", err)
+	}
+	sopts, err := transport.ServerOptions(transport.WithServerLogger(e.logger))
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("transport.ServerOptions: %w", err)
+	}
+	srv := grpc.NewServer(append(sopts, messageSizeServerOptions()...)...)
+	registerEcho(srv)
+	in := &instance{}
+	in.onClose(serveInBackground(srv, ln))
+	tgt, dopts := target(ln)
+	dopts = append(dopts, transport.WithLogger(e.logger), transport.WithGRPCOptions(messageSizeDialOption()))
+	in.newConn = func(ctx context.Context) (*grpc.ClientConn, error) {
+		return transport.Dial(ctx, tgt, dopts...)
+	}
+	if err := in.connect(ctx); err != nil {
+		in.close()
+		return nil, fmt.Errorf("transport.Dial %s: %w", tgt, err)
+	}
+	if err := checkKind(ctx, in.conn, want); err != nil {
+		in.close()
+		return nil, err
+	}
+	return in, nil
+}
+
+// checkKind makes one call and compares the transport podwire reports with want.
+func checkKind(ctx context.Context, cc *grpc.ClientConn, want transport.Kind) error {
+	var p peer.Peer
+	if err := cc.Invoke(ctx, methodUnary, wrapBytes(make([]byte, smallPayload)), wrapBytes(nil), grpc.Peer(&p)); err != nil {
+		return fmt.Errorf("kind check call: %w", err)
+	}
+	got, ok := transport.PeerOf(&p)
+	switch {
+	case !ok:
+		return fmt.Errorf("%w: the connection carries no podwire peer info, so its transport cannot be confirmed", errUnavailable)
+	case got.Transport != want:
+		return fmt.Errorf("%w: traffic went over %s, not %s (that path is not in this build)", errUnavailable, got.Transport, want)
+	}
+	return nil
 }
