@@ -33,6 +33,7 @@ type dialConfig struct {
 	certFiles        []string          // from WithTLSFiles: cert, key, CA
 	certs            *certSource       // loaded certFiles
 	insecureLoopback bool
+	serverName       string // from WithServerName
 	log              *slog.Logger
 	grpcOpts         []grpc.DialOption
 	tuning           Config
@@ -93,6 +94,18 @@ func WithTLSConfig(conf *tls.Config) DialOption {
 	})
 }
 
+// WithServerName sets the name verified in the server's certificate.
+// Default: the service name for bare names, the host for tls://host:port.
+func WithServerName(name string) DialOption {
+	return dialOptionFunc(func(c *dialConfig) error {
+		if name == "" {
+			return configError("WithServerName", "empty name")
+		}
+		c.serverName = name
+		return nil
+	})
+}
+
 // WithInsecureLoopback allows tcp:// targets (plaintext), on loopback only.
 func WithInsecureLoopback() DialOption {
 	return dialOptionFunc(func(c *dialConfig) error { c.insecureLoopback = true; return nil })
@@ -148,6 +161,9 @@ func (c *dialConfig) hasTLS() bool { return c.tlsConf != nil || c.certs != nil }
 
 // tlsClientConfig returns the TLS configuration for one connection.
 func (c *dialConfig) tlsClientConfig(serverName string, alpn []string) (*tls.Config, error) {
+	if c.serverName != "" {
+		serverName = c.serverName
+	}
 	switch {
 	case c.certs != nil:
 		return c.certs.clientConfig(serverName, alpn), nil

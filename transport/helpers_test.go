@@ -6,12 +6,18 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+
+	"github.com/podwire/podwire/transport/certs"
 )
 
 // shortTempDir returns a temp dir short enough for Unix socket paths
@@ -41,6 +47,7 @@ type testServer struct {
 	ln     *Listener
 	srv    *grpc.Server
 	health *health.Server
+	peers  chan Peer // server-side PeerFrom of each RPC that reached a handler
 }
 
 // startServer listens as cfg says and serves the health service with
@@ -59,7 +66,25 @@ func startServer(tb testing.TB, cfg ListenConfig, sopts ...ServerOption) *testSe
 		ln.Close()
 		tb.Fatalf("ServerOptions: %v", err)
 	}
-	s := &testServer{ln: ln, srv: grpc.NewServer(opts...), health: health.NewServer()}
+	s := &testServer{ln: ln, health: health.NewServer(), peers: make(chan Peer, 100)}
+	record := func(ctx context.Context) {
+		if p, ok := PeerFrom(ctx); ok {
+			select {
+			case s.peers <- p:
+			default:
+			}
+		}
+	}
+	opts = append(opts,
+		grpc.ChainUnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+			record(ctx)
+			return h(ctx, req)
+		}),
+		grpc.ChainStreamInterceptor(func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+			record(ss.Context())
+			return h(srv, ss)
+		}))
+	s.srv = grpc.NewServer(opts...)
 	healthpb.RegisterHealthServer(s.srv, s.health)
 	done := make(chan error, 1)
 	go func() { done <- s.srv.Serve(ln) }()
@@ -91,4 +116,45 @@ func ctxT(tb testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	tb.Cleanup(cancel)
 	return ctx
+}
+
+// testCertDir writes a CA and leaves for services into a fresh dir.
+func testCertDir(tb testing.TB, services ...string) string {
+	tb.Helper()
+	dir := tb.TempDir()
+	if err := certs.Write(dir, services); err != nil {
+		tb.Fatalf("certs.Write: %v", err)
+	}
+	return dir
+}
+
+// tlsFiles returns WithTLSFiles for NAME in dir.
+func tlsFiles(dir, name string) DialOption {
+	return WithTLSFiles(filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key"), filepath.Join(dir, "ca.crt"))
+}
+
+// serverTLS fills the TLS fields of cfg with NAME's files in dir.
+func serverTLS(cfg ListenConfig, dir, name string) ListenConfig {
+	cfg.TLSAddr = "127.0.0.1:0"
+	cfg.CertFile = filepath.Join(dir, name+".crt")
+	cfg.KeyFile = filepath.Join(dir, name+".key")
+	cfg.CAFile = filepath.Join(dir, "ca.crt")
+	return cfg
+}
+
+// check makes one health Check and returns the transport it used.
+func check(tb testing.TB, cc *grpc.ClientConn) (Peer, error) {
+	tb.Helper()
+	var p peer.Peer
+	_, err := healthpb.NewHealthClient(cc).Check(ctxT(tb), &healthpb.HealthCheckRequest{}, grpc.Peer(&p))
+	got, _ := PeerOf(&p)
+	return got, err
+}
+
+// wantCode fails unless err has code want.
+func wantCode(tb testing.TB, err error, want codes.Code) {
+	tb.Helper()
+	if got := status.Code(err); got != want {
+		tb.Fatalf("status = %v (%v), want %v", got, err, want)
+	}
 }

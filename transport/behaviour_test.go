@@ -1,0 +1,106 @@
+package transport
+
+import (
+	"testing"
+
+	"google.golang.org/grpc/codes"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+)
+
+// transportCase sets up a server and a client over one transport.
+type transportCase struct {
+	name string
+	kind Kind
+	// setup starts a server and returns a client target and dial options.
+	setup func(tb testing.TB) (*testServer, string, []DialOption)
+}
+
+// transports is the table every behaviour test runs over.
+func transports() []transportCase {
+	return []transportCase{
+		{"unix", KindUnix, func(tb testing.TB) (*testServer, string, []DialOption) {
+			s := startServer(tb, ListenConfig{Service: "inventory", SocketDir: shortTempDir(tb)})
+			return s, "unix://" + s.ln.SocketPath(), nil
+		}},
+		{"tcp", KindTCP, func(tb testing.TB) (*testServer, string, []DialOption) {
+			s := startServer(tb, ListenConfig{Service: "inventory", NoUnix: true, PlainAddr: "127.0.0.1:0"})
+			return s, "tcp://" + s.ln.PlainAddr().String(), []DialOption{WithInsecureLoopback()}
+		}},
+		{"tls", KindTLS, func(tb testing.TB) (*testServer, string, []DialOption) {
+			dir := testCertDir(tb, "inventory", "client")
+			s := startServer(tb, serverTLS(ListenConfig{Service: "inventory", NoUnix: true}, dir, "inventory"))
+			return s, "tls://" + s.ln.TLSAddr().String(), []DialOption{tlsFiles(dir, "client"), WithServerName("inventory")}
+		}},
+	}
+}
+
+func TestBehaviourUnary(t *testing.T) {
+	for _, tc := range transports() {
+		t.Run(tc.name, func(t *testing.T) {
+			s, target, opts := tc.setup(t)
+			cc := dialT(t, target, opts...)
+			p, err := check(t, cc)
+			if err != nil {
+				t.Fatalf("Check: %v", err)
+			}
+			if p.Transport != tc.kind {
+				t.Errorf("client PeerOf transport = %v, want %v", p.Transport, tc.kind)
+			}
+			sp := <-s.peers
+			if sp.Transport != tc.kind {
+				t.Errorf("server PeerFrom transport = %v, want %v", sp.Transport, tc.kind)
+			}
+			switch tc.kind {
+			case KindUnix:
+				if sp.UID < 0 || sp.PID <= 0 {
+					t.Errorf("server PeerFrom uid/pid = %d/%d, want SO_PEERCRED values", sp.UID, sp.PID)
+				}
+			case KindTLS:
+				if got, want := sp.SPIFFEID, "spiffe://podwire.local/client"; got != want {
+					t.Errorf("server PeerFrom SPIFFE ID = %q, want %q", got, want)
+				}
+				if got := p.DNSNames; len(got) != 1 || got[0] != "inventory" {
+					t.Errorf("client PeerOf DNS names = %v, want [inventory]", got)
+				}
+			}
+		})
+	}
+}
+
+func TestBehaviourErrorStatus(t *testing.T) {
+	for _, tc := range transports() {
+		t.Run(tc.name, func(t *testing.T) {
+			_, target, opts := tc.setup(t)
+			cc := dialT(t, target, opts...)
+			_, err := healthpb.NewHealthClient(cc).Check(ctxT(t), &healthpb.HealthCheckRequest{Service: "nope"})
+			wantCode(t, err, codes.NotFound)
+		})
+	}
+}
+
+func TestBehaviourServerStream(t *testing.T) {
+	for _, tc := range transports() {
+		t.Run(tc.name, func(t *testing.T) {
+			s, target, opts := tc.setup(t)
+			s.health.SetServingStatus("inv", healthpb.HealthCheckResponse_SERVING)
+			cc := dialT(t, target, opts...)
+			stream, err := healthpb.NewHealthClient(cc).Watch(ctxT(t), &healthpb.HealthCheckRequest{Service: "inv"})
+			if err != nil {
+				t.Fatalf("Watch: %v", err)
+			}
+			want := []healthpb.HealthCheckResponse_ServingStatus{healthpb.HealthCheckResponse_SERVING, healthpb.HealthCheckResponse_NOT_SERVING}
+			for i, w := range want {
+				resp, err := stream.Recv()
+				if err != nil {
+					t.Fatalf("Recv %d: %v", i, err)
+				}
+				if resp.Status != w {
+					t.Fatalf("Recv %d status = %v, want %v", i, resp.Status, w)
+				}
+				if i == 0 {
+					s.health.SetServingStatus("inv", healthpb.HealthCheckResponse_NOT_SERVING)
+				}
+			}
+		})
+	}
+}
