@@ -94,7 +94,11 @@ func startServer(tb testing.TB, cfg ListenConfig, sopts ...ServerOption) *testSe
 		if err := <-done; err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, grpc.ErrServerStopped) {
 			tb.Errorf("Serve: %v", err)
 		}
-		ln.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := ln.Shutdown(ctx); err != nil {
+			tb.Errorf("Listener.Shutdown: %v", err)
+		}
 	})
 	return s
 }

@@ -10,6 +10,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/podwire/podwire/mux"
 )
 
 // ALPN protocol names on the TLS port.
@@ -48,6 +50,9 @@ type ListenConfig struct {
 	Logger *slog.Logger
 	// Config is socket and timeout tuning; the zero value is DefaultConfig().
 	Config Config
+	// Mux tunes podwire-mux/1 sessions on the TLS port; the zero value is
+	// mux.DefaultConfig() with Logger.
+	Mux mux.Config
 }
 
 // Listener accepts gRPC connections on the service's Unix socket and, when
@@ -61,6 +66,7 @@ type Listener struct {
 	tcp   []net.Listener // TLS and plain listeners
 	tlsLn net.Listener   // the TLS one, also in tcp
 	certs *certSource    // nil without TLSAddr
+	mux   *muxServer     // nil without TLSAddr
 	conns chan net.Conn  // ready for Accept
 	done  chan struct{}  // closed by Close
 	wg    sync.WaitGroup // accept loops and per-connection goroutines
@@ -137,6 +143,7 @@ func (l *Listener) open(ctx context.Context) error {
 			return fmt.Errorf("podwire/transport: listen TLS on %s: %w", l.cfg.TLSAddr, err)
 		}
 		l.tcp = append(l.tcp, l.tlsLn)
+		l.mux = newMuxServer(l, l.cfg.Mux)
 	}
 	if l.cfg.PlainAddr != "" {
 		ln, err := l.tcfg.listenConfig().Listen(ctx, "tcp", l.cfg.PlainAddr)
@@ -280,10 +287,12 @@ func (l *Listener) PlainAddr() net.Addr {
 	return nil
 }
 
-// Close stops accepting, closes mux sessions and handshakes in progress,
-// removes the socket file and waits for its goroutines. Connections already
-// returned by Accept belong to the caller (grpc.Server.Stop closes them).
-// Safe to call more than once; later calls return the first result.
+// Close stops accepting, closes handshakes in progress, removes the socket
+// file and waits for its accept goroutines. Connections already returned by
+// Accept belong to the caller (grpc.Server.Stop closes them); mux sessions
+// get a GoAway and close when their last stream closes, so a gRPC
+// GracefulStop drains them too (Shutdown waits for that). Safe to call more
+// than once; later calls return the first result.
 func (l *Listener) Close() error {
 	l.closeOnce.Do(func() {
 		close(l.done)
@@ -291,6 +300,19 @@ func (l *Listener) Close() error {
 		l.wg.Wait()
 	})
 	return l.closeErr
+}
+
+// Shutdown closes the Listener and waits until its mux sessions have
+// drained (their streams closed by the gRPC server) or ctx ends, when it
+// closes them. Call it after grpc.Server.Stop or GracefulStop.
+func (l *Listener) Shutdown(ctx context.Context) error {
+	err := l.Close()
+	if l.mux != nil {
+		if werr := l.mux.wait(ctx); werr != nil {
+			err = errors.Join(err, werr)
+		}
+	}
+	return err
 }
 
 // closeAll closes every socket, in-flight handshake and the cert watcher.
@@ -307,6 +329,9 @@ func (l *Listener) closeAll() error {
 		c.Close()
 	}
 	l.mu.Unlock()
+	if l.mux != nil {
+		l.mux.close()
+	}
 	if l.certs != nil {
 		errs = append(errs, l.certs.Close())
 	}
@@ -363,6 +388,8 @@ func (l *Listener) handleTLS(raw net.Conn) {
 		switch proto := tc.ConnectionState().NegotiatedProtocol; proto {
 		case ALPNGRPC:
 			l.deliver(tc)
+		case ALPNMux:
+			l.mux.start(tc)
 		default:
 			l.log.Info("podwire: TLS client offered no known ALPN protocol; closing",
 				"remote", raw.RemoteAddr().String(), "alpn", proto, "want", l.alpn())

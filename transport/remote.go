@@ -18,8 +18,3 @@ func (c *dialConfig) dialRemote(ctx context.Context, service, hostport string) (
 	return &clientConn{Conn: conn, kind: KindTLS, serverName: service}, nil
 }
 
-// muxAuthInfo recognizes mux streams; none exist without the mux path.
-func muxAuthInfo(net.Conn) (*AuthInfo, bool, error) { return nil, false, nil }
-
-// alpn is the protocols the TLS port offers.
-func (l *Listener) alpn() []string { return []string{ALPNGRPC} }
