@@ -17,4 +17,3 @@ func (c *dialConfig) dialRemote(ctx context.Context, service, hostport string) (
 	}
 	return &clientConn{Conn: conn, kind: KindTLS, serverName: service}, nil
 }
-
