@@ -141,7 +141,7 @@ func writeWorkloadTable(b *strings.Builder, wl workload, rows []Result) {
 		cells := []string{r.Row, r.Transport}
 		if r.Error != "" {
 			cells = append(cells, "failed: "+strings.ReplaceAll(r.Error, "|", "/"))
-			for range len(cols) + 2 {
+			for range len(cols) { // the other figures and spread
 				cells = append(cells, "")
 			}
 		} else {

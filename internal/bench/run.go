@@ -50,8 +50,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	live, missing := startRows(ctx, &env{dir: dir, pki: pk, logger: logger}, specs)
 	defer closeRows(live, logger)
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("podwire/bench: interrupted while starting rows: %w", ctx.Err())
+	}
 	if len(live) == 0 {
-		return nil, fmt.Errorf("%w: every selected row failed to start: %v", ErrNoRows, missing)
+		return nil, fmt.Errorf("podwire/bench: every selected row failed to start (%v); run with --verbose for details", missing)
 	}
 	samples, failures, err := runRounds(ctx, cfg, live, wls, rand.New(rand.NewPCG(uint64(seed), 0)))
 	if err != nil {
