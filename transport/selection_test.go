@@ -1,0 +1,151 @@
+package transport
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"google.golang.org/grpc"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+)
+
+// waitTransport polls Check until it travels over want.
+func waitTransport(tb testing.TB, cc *grpc.ClientConn, want Kind) {
+	tb.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	var last Peer
+	var lastErr error
+	for time.Now().Before(deadline) {
+		last, lastErr = check(tb, cc)
+		if lastErr == nil && last.Transport == want {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	tb.Fatalf("transport = %v (err %v), want %v within 10s", last.Transport, lastErr, want)
+}
+
+func TestSelectionFollowsSocket(t *testing.T) {
+	certDir := testCertDir(t, "inventory", "client")
+	remote := startServer(t, serverTLS(ListenConfig{Service: "inventory", NoUnix: true}, certDir, "inventory"))
+	remote.health.SetServingStatus("inv", healthpb.HealthCheckResponse_SERVING)
+	sockDir := shortTempDir(t)
+	before := selectionCount(t, "inventory", KindUnix, "socket_live")
+	cc := dialT(t, "inventory", WithSocketDir(sockDir), tlsFiles(certDir, "client"),
+		WithPeerAddr("inventory", remote.ln.TLSAddr().String()))
+
+	// Socket absent: remote.
+	if p, err := check(t, cc); err != nil || p.Transport != remoteKind {
+		t.Fatalf("no socket: Check = %v, %v; want %v", p.Transport, err, remoteKind)
+	}
+	// An in-flight stream on the remote path.
+	ctx := ctxT(t)
+	stream, err := healthpb.NewHealthClient(cc).Watch(ctx, &healthpb.HealthCheckRequest{Service: "inv"})
+	if err != nil {
+		t.Fatalf("Watch: %v", err)
+	}
+	if r, err := stream.Recv(); err != nil || r.Status != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("first Recv = %v, %v; want SERVING", r, err)
+	}
+
+	// Socket appears: new RPCs use it.
+	local := startServer(t, ListenConfig{Service: "inventory", SocketDir: sockDir})
+	waitTransport(t, cc, KindUnix)
+	if got := selectionCount(t, "inventory", KindUnix, "socket_live") - before; got < 1 {
+		t.Errorf("selections{unix,socket_live} grew by %v, want >= 1", got)
+	}
+
+	// The stream that started on the remote path still works.
+	remote.health.SetServingStatus("inv", healthpb.HealthCheckResponse_NOT_SERVING)
+	if r, err := stream.Recv(); err != nil || r.Status != healthpb.HealthCheckResponse_NOT_SERVING {
+		t.Fatalf("in-flight stream after switch: Recv = %v, %v; want NOT_SERVING", r, err)
+	}
+
+	// Socket removed: back to the remote path.
+	local.srv.Stop()
+	if err := local.ln.Close(); err != nil {
+		t.Fatalf("local Close: %v", err)
+	}
+	waitTransport(t, cc, remoteKind)
+}
+
+func TestSelectionEnvPeer(t *testing.T) {
+	certDir := testCertDir(t, "order-db", "client")
+	remote := startServer(t, serverTLS(ListenConfig{Service: "order-db", NoUnix: true}, certDir, "order-db"))
+	t.Setenv("PODWIRE_PEER_ORDER_DB", remote.ln.TLSAddr().String())
+	cc := dialT(t, "order-db", WithSocketDir(shortTempDir(t)), tlsFiles(certDir, "client"))
+	p, err := check(t, cc)
+	if err != nil || p.Transport != remoteKind {
+		t.Fatalf("Check = %v, %v; want %v via PODWIRE_PEER_ORDER_DB", p.Transport, err, remoteKind)
+	}
+}
+
+func TestDialErrors(t *testing.T) {
+	dir := shortTempDir(t)
+	tests := []struct {
+		name    string
+		target  string
+		opts    []DialOption
+		want    error
+		mention []string
+	}{
+		{"unknown service", "ghost", []DialOption{WithSocketDir(dir)}, ErrUnknownService,
+			[]string{dir + "/ghost.sock", "PODWIRE_PEER_GHOST"}},
+		{"peer without TLS", "ghost", []DialOption{WithSocketDir(dir), WithPeerAddr("ghost", "127.0.0.1:1")}, ErrTLSConfigMissing,
+			[]string{"ghost"}},
+		{"tls without certs", "tls://127.0.0.1:1", nil, ErrTLSConfigMissing, []string{"tls://127.0.0.1:1"}},
+		{"plaintext off loopback", "tcp://10.0.0.1:80", []DialOption{WithInsecureLoopback()}, ErrInsecureNotAllowed,
+			[]string{"not loopback"}},
+		{"plaintext not asked", "tcp://127.0.0.1:80", nil, ErrInsecureNotAllowed, []string{"WithInsecureLoopback"}},
+		{"bad target", "Inventory!", nil, ErrBadTarget, []string{"Inventory!"}},
+		{"conflicting TLS options", "inventory", []DialOption{WithTLSFiles("a", "b", "c"), WithTLSConfig(nil)}, ErrBadConfig,
+			[]string{"WithTLSConfig"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cc, err := Dial(ctxT(t), tt.target, tt.opts...)
+			if cc != nil {
+				cc.Close()
+			}
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("Dial(%q) = %v, want %v", tt.target, err, tt.want)
+			}
+			for _, m := range tt.mention {
+				if !strings.Contains(err.Error(), m) {
+					t.Errorf("error %q does not mention %q", err, m)
+				}
+			}
+		})
+	}
+}
+
+func TestGlobalResolver(t *testing.T) {
+	dir := shortTempDir(t)
+	t.Setenv("PODWIRE_SOCKET_DIR", dir)
+	startServer(t, ListenConfig{Service: "inventory"})
+	opts, err := DialOptions()
+	if err != nil {
+		t.Fatalf("DialOptions: %v", err)
+	}
+	// The globally registered scheme, without podwire's resolver option.
+	cc, err := grpc.NewClient("podwire:///inventory", opts[:2]...)
+	if err != nil {
+		t.Fatalf("NewClient: %v", err)
+	}
+	defer cc.Close()
+	if p, err := check(t, cc); err != nil || p.Transport != KindUnix {
+		t.Fatalf("Check = %v, %v; want unix", p.Transport, err)
+	}
+}
+
+// selectionCount reads podwire_transport_selections_total for the labels.
+func selectionCount(tb testing.TB, service string, kind Kind, reason string) float64 {
+	tb.Helper()
+	var m dto.Metric
+	if err := selections.WithLabelValues(service, kind.String(), reason).Write(&m); err != nil {
+		tb.Fatalf("read counter: %v", err)
+	}
+	return m.GetCounter().GetValue()
+}
