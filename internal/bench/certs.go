@@ -66,19 +66,21 @@ func newPKI(dir string) (*pki, error) {
 	if err := writePEM(p.caFile, "CERTIFICATE", caDER); err != nil {
 		return nil, err
 	}
-	p.server, p.serverCert, p.serverKey, err = issueLeaf(dir, "server", serverSPIFFE, x509.ExtKeyUsageServerAuth, caCert, caKey)
+	p.server, p.serverCert, p.serverKey, err = issueLeaf(dir, "server", serverSPIFFE, caCert, caKey)
 	if err != nil {
 		return nil, err
 	}
-	p.client, p.clientCert, p.clientKey, err = issueLeaf(dir, "client", clientSPIFFE, x509.ExtKeyUsageClientAuth, caCert, caKey)
+	p.client, p.clientCert, p.clientKey, err = issueLeaf(dir, "client", clientSPIFFE, caCert, caKey)
 	if err != nil {
 		return nil, err
 	}
 	return p, nil
 }
 
-// issueLeaf signs a leaf for localhost/127.0.0.1/::1 and writes name.pem and name-key.pem.
-func issueLeaf(dir, name, spiffe string, usage x509.ExtKeyUsage, ca *x509.Certificate, caKey *ecdsa.PrivateKey) (tls.Certificate, string, string, error) {
+// issueLeaf signs a leaf for localhost/127.0.0.1/::1 and writes name.pem
+// and name-key.pem. Leaves serve as both server and client: a sidecar
+// presents one certificate in both roles.
+func issueLeaf(dir, name, spiffe string, ca *x509.Certificate, caKey *ecdsa.PrivateKey) (tls.Certificate, string, string, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return tls.Certificate{}, "", "", fmt.Errorf("generate %s key: %w", name, err)
@@ -98,7 +100,7 @@ func issueLeaf(dir, name, spiffe string, usage x509.ExtKeyUsage, ca *x509.Certif
 		NotBefore:    now.Add(-time.Hour),
 		NotAfter:     now.Add(24 * time.Hour),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{usage},
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
 		DNSNames:     []string{"localhost", podwireService},
 		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
 		URIs:         []*url.URL{uri},
