@@ -3,6 +3,7 @@ package transport
 import (
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 )
 
@@ -25,8 +26,9 @@ var (
 	ErrBadAllowEntry = errors.New("podwire/transport: bad allow-list entry")
 	// ErrBadConfig means a ListenConfig or Config field is invalid.
 	ErrBadConfig = errors.New("podwire/transport: bad configuration")
-	// ErrListenerClosed is returned by Accept after Close.
-	ErrListenerClosed = errors.New("podwire/transport: listener closed")
+	// ErrListenerClosed is returned by Accept after Close; it wraps
+	// net.ErrClosed so servers treat it as a normal stop.
+	ErrListenerClosed = fmt.Errorf("podwire/transport: listener closed: %w", net.ErrClosed)
 )
 
 // UnknownServiceError says which places were tried for a bare service name.
