@@ -71,7 +71,10 @@ func (p *policy) allows(pr Peer) (bool, string) {
 	switch pr.Transport {
 	case KindUnix:
 		if p.empty() {
-			return pr.UID == p.selfUID && pr.UID >= 0, "empty allow-list: only the server's uid " + strconv.Itoa(p.selfUID)
+			if pr.UID == p.selfUID && pr.UID >= 0 {
+				return true, ""
+			}
+			return false, "empty allow-list: only the server's uid " + strconv.Itoa(p.selfUID)
 		}
 		return slices.Contains(p.uids, pr.UID) || slices.Contains(p.gids, pr.GID), "uid/gid not in allow-list"
 	case KindTLS, KindMuxTLS:
