@@ -2,4 +2,47 @@
 // connection over a Unix domain socket when the peer is co-located, and over
 // TCP with mutual TLS (multiplexed with yamux) when it is not, and gives
 // servers one net.Listener for both.
+//
+// # Clients
+//
+// Dial takes a target:
+//
+//	unix:///run/podwire/inventory.sock   a Unix socket
+//	unix-abstract:name                   a Linux abstract socket
+//	tls://host:port                      gRPC over TLS (ALPN h2); needs WithTLSFiles or WithTLSConfig
+//	tcp://127.0.0.1:port                 plaintext, loopback only, needs WithInsecureLoopback
+//	inventory                            a bare service name
+//
+// A bare name resolves to the live socket <socket dir>/inventory.sock
+// (WithSocketDir, PODWIRE_SOCKET_DIR, default /run/podwire), else to the peer
+// address (WithPeerAddr or PODWIRE_PEER_INVENTORY=host:port) reached as a
+// stream of a shared podwire-mux/1 session over TCP+TLS, else Dial fails with
+// an *UnknownServiceError naming the socket path and the variable it tried.
+// The resolver watches the socket dir: when the socket appears or goes away,
+// new RPCs switch transport while RPCs in flight finish on the old one. Each
+// selection is logged once with its reason and counted in
+// podwire_transport_selections_total (see Collectors). The same resolution
+// is registered as the grpc scheme "podwire", so
+// grpc.NewClient("podwire:///inventory", transport.DialOptions()...) works.
+//
+// # Servers
+//
+// Listen opens <socket dir>/<service>.sock (dir 0750, socket 0660, a live
+// socket is never stolen and a stale one is removed) and, with TLSAddr, one
+// TLS port where ALPN h2 is plain gRPC and podwire-mux/1 is a mux session
+// whose streams name this service. ServerOptions gives the grpc.Server
+// credentials that record each caller's identity and the allow-list
+// interceptors:
+//
+//	ln, err := transport.Listen(ctx, transport.ListenConfig{Service: "inventory"})
+//	opts, err := transport.ServerOptions(transport.WithAllow("uid:1000", "spiffe://podwire.local/purchase"))
+//	srv := grpc.NewServer(opts...)
+//	srv.Serve(ln)
+//
+// # Identity
+//
+// PeerFrom (in handlers) and PeerOf (on clients, with the grpc.Peer call
+// option) report the transport kind and, over Unix sockets, the peer's uid,
+// gid and pid (SO_PEERCRED, Linux), over TLS its verified chain, SPIFFE ID
+// and DNS names.
 package transport
