@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -81,8 +80,8 @@ func TestListenPermissions(t *testing.T) {
 		if got := fi.Mode().Perm(); got != tt.want {
 			t.Errorf("mode of %s = %#o, want %#o", tt.path, got, tt.want)
 		}
-		if st, ok := fi.Sys().(*syscall.Stat_t); ok && tt.path == ln.SocketPath() && int(st.Gid) != os.Getgid() {
-			t.Errorf("socket gid = %d, want %d", st.Gid, os.Getgid())
+		if gid, ok := fileGID(fi); ok && tt.path == ln.SocketPath() && gid != os.Getgid() {
+			t.Errorf("socket gid = %d, want %d", gid, os.Getgid())
 		}
 	}
 }
