@@ -21,17 +21,18 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := flag.NewFlagSet("podwire bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	quick := fs.Bool("quick", false, "quick mode: 30 s or less on 2 cores (default: full mode, 5 min or less)")
-	rounds := fs.Int("rounds", 0, "measured rounds (default 5, quick 3)")
-	duration := fs.Duration("duration", 0, "time each timed workload runs per row per round (default 600ms, quick 120ms)")
-	warmup := fs.Duration("warmup", 0, "time each timed workload runs in the warm-up round (default 200ms, quick 50ms)")
-	setupCount := fs.Int("setup-count", 0, "channels the setup workload makes per row per round (default 100, quick 20)")
-	idle := fs.Int("idle-channels", 0, "channels idle_mem holds open (default 200, quick 40)")
-	streams := fs.Int("streams", 0, "streams the streams workload holds open (default 1000, quick 200)")
+	rounds := fs.Int("rounds", 0, "measured rounds (default 10, quick 5)")
+	duration := fs.Duration("duration", 0, "time each timed workload runs per row per round (default 300ms, quick 70ms)")
+	warmup := fs.Duration("warmup", 0, "time each timed workload runs in the warm-up round (default 200ms, quick 30ms)")
+	setupCount := fs.Int("setup-count", 0, "channels the setup workload makes per row per round (default 100, quick 10)")
+	idle := fs.Int("idle-channels", 0, "channels idle_mem holds open (default 200, quick 20)")
+	streams := fs.Int("streams", 0, "streams the streams workload holds open (default 1000, quick 100)")
 	rows := fs.String("rows", "", "comma-separated row ids to run (default all): "+strings.Join(bench.RowIDs(), ","))
 	workloads := fs.String("workloads", "", "comma-separated workload ids to run (default all): "+strings.Join(bench.WorkloadIDs(), ","))
 	seed := fs.Int64("seed", 0, "seed of the per-round row shuffle (default: from the clock; the report prints it)")
 	jsonPath := fs.String("json", "", "also write the report as JSON to this file")
 	svgPath := fs.String("svg", "", "also write a chart (latency percentiles, throughput, setup per transport) as SVG to this file")
+	pngPath := fs.String("png", "", "also write the same chart as PNG to this file")
 	check := fs.Bool("check", false, "exit non-zero when a target ratio is missed or a row it needs is missing")
 	verbose := fs.Bool("verbose", false, "log rows starting and stopping to stderr")
 	fs.Usage = func() {
@@ -70,7 +71,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	setDur("duration", &cfg.Duration, *duration)
 	setDur("warmup", &cfg.Warmup, *warmup)
 	cfg.Rows, cfg.Workloads = splitList(*rows), splitList(*workloads)
-	cfg.Seed, cfg.JSONPath, cfg.SVGPath, cfg.Check = *seed, *jsonPath, *svgPath, *check
+	cfg.Seed, cfg.JSONPath, cfg.SVGPath, cfg.PNGPath, cfg.Check = *seed, *jsonPath, *svgPath, *pngPath, *check
 	cfg.Stdout, cfg.Stderr = stdout, stderr
 	if *verbose {
 		cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"image/color"
 	"io"
 	"math"
 
@@ -10,6 +11,7 @@ import (
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
 	"gonum.org/v1/plot/vg/vgsvg"
 )
 
@@ -19,18 +21,41 @@ type series struct {
 	values []float64
 }
 
-// panel is one bar chart of the figure.
+// panel is one chart of the figure.
 type panel struct {
 	title  string
 	yLabel string
-	rows   []string
-	series []series
+	style  panelStyle
+	// rows, transports and families run in parallel: one entry per row shown.
+	rows       []string
+	transports []string
+	families   []Family
+	series     []series
 }
 
-// WriteSVG draws the report as four panels a reader takes in at a glance:
-// unary latency percentiles, unary RPC/s per concurrency, bulk MiB/s and
-// channel setup time, each with one bar group per transport row.
+// WriteSVG draws the report as panels a reader takes in at a glance:
+// latency by percentile for unary calls and ping-pong (one line per row,
+// colored by transport, dashed for bare grpc-go, dotted for raw sockets),
+// unary RPC/s per concurrency, bulk MiB/s, channel setup time and idle heap
+// per channel (bars per row).
 func (r *Report) WriteSVG(w io.Writer) error {
+	return r.writeChart(w, func(width, height vg.Length) chartCanvas { return vgsvg.New(width, height) })
+}
+
+// WritePNG draws the same chart as WriteSVG as a PNG image.
+func (r *Report) WritePNG(w io.Writer) error {
+	return r.writeChart(w, func(width, height vg.Length) chartCanvas {
+		return vgimg.PngCanvas{Canvas: vgimg.NewWith(vgimg.UseWH(width, height), vgimg.UseDPI(96))}
+	})
+}
+
+// chartCanvas is a vg canvas that can write itself out (SVG or PNG).
+type chartCanvas interface {
+	vg.CanvasSizer
+	io.WriterTo
+}
+
+func (r *Report) writeChart(w io.Writer, newCanvas func(width, height vg.Length) chartCanvas) error {
 	panels := r.panels()
 	if len(panels) == 0 {
 		return fmt.Errorf("podwire/bench: nothing to chart; run the unary_c1, unary_c16, unary_c64, bulk or setup workloads")
@@ -48,7 +73,7 @@ func (r *Report) WriteSVG(w io.Writer) error {
 		}
 		grid[i/cols][i%cols] = p
 	}
-	canvas := vgsvg.New(vg.Points(1100), vg.Points(420*float64(rows)))
+	canvas := newCanvas(vg.Points(1100), vg.Points(420*float64(rows)))
 	dc := draw.New(canvas)
 	tiles := draw.Tiles{Rows: rows, Cols: cols, PadX: vg.Points(24), PadY: vg.Points(24),
 		PadTop: vg.Points(12), PadBottom: vg.Points(12), PadLeft: vg.Points(12), PadRight: vg.Points(12)}
@@ -61,7 +86,7 @@ func (r *Report) WriteSVG(w io.Writer) error {
 		}
 	}
 	if _, err := canvas.WriteTo(w); err != nil {
-		return fmt.Errorf("podwire/bench: write SVG: %w", err)
+		return fmt.Errorf("podwire/bench: write chart: %w", err)
 	}
 	return nil
 }
@@ -87,12 +112,13 @@ func (r *Report) panels() []panel {
 			order = append(order, x.Row)
 		}
 	}
-	build := func(title, yLabel string, specs ...seriesSpec) (panel, bool) {
-		pn := panel{title: title, yLabel: yLabel}
+	build := func(pn panel, specs ...seriesSpec) (panel, bool) {
 		for _, id := range order {
 			for _, sp := range specs {
 				if _, found := ok[id+"/"+sp.workload]; found {
 					pn.rows = append(pn.rows, id)
+					pn.transports = append(pn.transports, ok[id+"/"+sp.workload].Transport)
+					pn.families = append(pn.families, ok[id+"/"+sp.workload].Family)
 					break
 				}
 			}
@@ -109,54 +135,133 @@ func (r *Report) panels() []panel {
 		}
 		return pn, true
 	}
-	p50 := func(x Result) float64 { return x.P50US }
-	p99 := func(x Result) float64 { return x.P99US }
+	ladder := func(wl string) []seriesSpec {
+		return []seriesSpec{
+			{"p50", wl, func(x Result) float64 { return x.P50US }},
+			{"p90", wl, func(x Result) float64 { return x.P90US }},
+			{"p99", wl, func(x Result) float64 { return x.P99US }},
+			{"p99.9", wl, func(x Result) float64 { return x.P999US }},
+		}
+	}
 	rps := func(x Result) float64 { return x.RPS }
-	candidates := []func() (panel, bool){
-		func() (panel, bool) {
-			return build("unary 64 B, 1 caller: latency (lower is better)", "µs",
-				seriesSpec{"p50", "unary_c1", p50},
-				seriesSpec{"p90", "unary_c1", func(x Result) float64 { return x.P90US }},
-				seriesSpec{"p99", "unary_c1", p99},
-				seriesSpec{"p99.9", "unary_c1", func(x Result) float64 { return x.P999US }})
-		},
-		func() (panel, bool) {
-			return build("unary 64 B: throughput (higher is better)", "RPC/s",
-				seriesSpec{"1 caller", "unary_c1", rps},
-				seriesSpec{"16 callers", "unary_c16", rps},
-				seriesSpec{"64 callers", "unary_c64", rps})
-		},
-		func() (panel, bool) {
-			return build("bulk stream, 1 MiB messages (higher is better)", "MiB/s",
-				seriesSpec{"MiB/s", "bulk", func(x Result) float64 { return x.MiBS }})
-		},
-		func() (panel, bool) {
-			return build("new channel to first reply (lower is better)", "µs",
-				seriesSpec{"p50", "setup", p50}, seriesSpec{"p99", "setup", p99})
-		},
+	candidates := []struct {
+		pn    panel
+		specs []seriesSpec
+	}{
+		{panel{title: "unary 64 B, 1 caller: latency by percentile (lower is better)", yLabel: "µs (log)", style: styleLadder}, ladder("unary_c1")},
+		{panel{title: "ping-pong 64 B on one stream (raw = socket floor): latency (lower is better)", yLabel: "µs (log)", style: styleLadder}, ladder("pingpong")},
+		{panel{title: "unary 64 B: throughput (higher is better)", yLabel: "RPC/s", style: styleBars}, []seriesSpec{
+			{"1 caller", "unary_c1", rps}, {"16 callers", "unary_c16", rps}, {"64 callers", "unary_c64", rps}}},
+		{panel{title: "bulk stream, 1 MiB messages (higher is better)", yLabel: "MiB/s", style: styleBars}, []seriesSpec{
+			{"MiB/s", "bulk", func(x Result) float64 { return x.MiBS }}}},
+		{panel{title: "new channel to first reply, p50 (lower is better)", yLabel: "µs", style: styleBars}, []seriesSpec{
+			{"p50", "setup", func(x Result) float64 { return x.P50US }}}},
+		{panel{title: "idle channel, heap per channel, both ends (lower is better)", yLabel: "KiB", style: styleBars}, []seriesSpec{
+			{"KiB", "idle_mem", func(x Result) float64 { return x.HeapBytesPerUnit / 1024 }}}},
 	}
 	var out []panel
 	for _, c := range candidates {
-		if pn, found := c(); found {
+		if pn, found := build(c.pn, c.specs...); found {
 			out = append(out, pn)
 		}
 	}
 	return out
 }
 
-// plot draws a panel as grouped bars, one group per row.
+// panelStyle is how a panel draws its series.
+type panelStyle int
+
+const (
+	styleBars   panelStyle = iota // grouped bars, one group per row
+	styleLadder                   // one line per row across the series (percentiles), log scale
+)
+
+// transportColor gives each transport one color across every panel.
+func transportColor(transport string) color.Color {
+	switch transport {
+	case "uds":
+		return color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff}
+	case "tcp":
+		return color.RGBA{R: 0xff, G: 0x7f, B: 0x0e, A: 0xff}
+	case "tls":
+		return color.RGBA{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff}
+	case "mux+tls":
+		return color.RGBA{R: 0x94, G: 0x67, B: 0xbd, A: 0xff}
+	default:
+		return color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff}
+	}
+}
+
+// familyDashes tells bare grpc-go (dashed) and the raw floor (dotted) from
+// podwire and the sidecar (solid) in line charts.
+func familyDashes(f Family) []vg.Length {
+	switch f {
+	case FamilyGRPC:
+		return []vg.Length{vg.Points(6), vg.Points(3)}
+	case FamilyRaw:
+		return []vg.Length{vg.Points(1.5), vg.Points(2.5)}
+	default:
+		return nil
+	}
+}
+
+// plot draws a panel in its style.
 func (pn panel) plot() (*plot.Plot, error) {
 	p := plot.New()
 	p.Title.Text = pn.title
 	p.Y.Label.Text = pn.yLabel
-	p.Y.Min = 0
 	p.Legend.Top = true
+	if pn.style == styleLadder {
+		return p, pn.drawLadder(p)
+	}
+	return p, pn.drawBars(p)
+}
+
+// drawLadder draws one line per row through its percentiles on a log axis.
+func (pn panel) drawLadder(p *plot.Plot) error {
+	names := make([]string, len(pn.series))
+	for i, s := range pn.series {
+		names[i] = s.label
+	}
+	p.NominalX(names...)
+	p.Y.Scale = plot.LogScale{}
+	p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+	p.Legend.Left = true
+	for r, id := range pn.rows {
+		var xys plotter.XYs
+		for i, s := range pn.series {
+			if v := s.values[r]; v > 0 && !math.IsInf(v, 0) {
+				xys = append(xys, plotter.XY{X: float64(i), Y: v})
+			}
+		}
+		if len(xys) == 0 {
+			continue
+		}
+		line, points, err := plotter.NewLinePoints(xys)
+		if err != nil {
+			return fmt.Errorf("podwire/bench: chart %q row %s: %w", pn.title, id, err)
+		}
+		c := transportColor(pn.transports[r])
+		line.Color, points.Color = c, c
+		line.Width = vg.Points(1.5)
+		line.Dashes = familyDashes(pn.families[r])
+		points.Shape = plotutil.Shape(r)
+		p.Add(line, points)
+		p.Legend.Add(id, line, points)
+	}
+	return nil
+}
+
+// drawBars draws grouped bars, one group per row. A single series is
+// colored by transport (as in the line charts) and labelled with values.
+func (pn panel) drawBars(p *plot.Plot) error {
+	p.Y.Min = 0
 	p.NominalX(pn.rows...)
 	p.X.Tick.Label.Rotation = math.Pi / 6
 	p.X.Tick.Label.XAlign = draw.XRight
 	p.X.Tick.Label.YAlign = draw.YCenter
 	n := len(pn.series)
-	width := vg.Points(math.Min(60, 240/float64(max(len(pn.rows), 1)))) / vg.Length(n)
+	width := vg.Points(math.Min(60, 360/float64(max(len(pn.rows), 1)))) / vg.Length(n)
 	for i, s := range pn.series {
 		vals := make(plotter.Values, len(s.values))
 		for k, v := range s.values {
@@ -164,17 +269,57 @@ func (pn panel) plot() (*plot.Plot, error) {
 				vals[k] = v
 			}
 		}
+		if n == 1 {
+			return pn.drawSingle(p, vals, width)
+		}
 		bars, err := plotter.NewBarChart(vals, width)
 		if err != nil {
-			return nil, fmt.Errorf("podwire/bench: chart %q: %w", pn.title, err)
+			return fmt.Errorf("podwire/bench: chart %q: %w", pn.title, err)
 		}
 		bars.Color = plotutil.Color(i)
 		bars.LineStyle.Width = 0
 		bars.Offset = width * vg.Length(2*i-(n-1)) / 2
 		p.Add(bars)
-		if n > 1 {
-			p.Legend.Add(s.label, bars)
-		}
+		p.Legend.Add(s.label, bars)
 	}
-	return p, nil
+	return nil
+}
+
+// drawSingle draws one bar per row in its transport's color, labelled.
+func (pn panel) drawSingle(p *plot.Plot, vals plotter.Values, width vg.Length) error {
+	for r := range vals {
+		only := make(plotter.Values, len(vals))
+		only[r] = vals[r]
+		bars, err := plotter.NewBarChart(only, width)
+		if err != nil {
+			return fmt.Errorf("podwire/bench: chart %q: %w", pn.title, err)
+		}
+		bars.Color = transportColor(pn.transports[r])
+		bars.LineStyle.Width = 0
+		p.Add(bars)
+	}
+	labels, err := valueLabels(vals)
+	if err != nil {
+		return fmt.Errorf("podwire/bench: chart %q labels: %w", pn.title, err)
+	}
+	p.Add(labels)
+	return nil
+}
+
+// valueLabels prints each bar's value just above it.
+func valueLabels(vals plotter.Values) (*plotter.Labels, error) {
+	xy := plotter.XYLabels{XYs: make(plotter.XYs, len(vals)), Labels: make([]string, len(vals))}
+	for i, v := range vals {
+		xy.XYs[i] = plotter.XY{X: float64(i), Y: v}
+		xy.Labels[i] = formatFigure(v)
+	}
+	l, err := plotter.NewLabels(xy)
+	if err != nil {
+		return nil, err
+	}
+	for i := range l.TextStyle {
+		l.TextStyle[i].XAlign = draw.XCenter
+		l.Offset = vg.Point{Y: vg.Points(3)}
+	}
+	return l, nil
 }

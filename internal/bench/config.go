@@ -14,20 +14,22 @@ import (
 type Config struct {
 	// Mode is "full" or "quick"; it only labels the report.
 	Mode string
-	// Rounds is the number of measured rounds; default 5 (quick 3).
+	// Rounds is the number of measured rounds; default 10 (quick 5). More,
+	// shorter rounds give medians that resist bursts of machine noise better
+	// than few long ones.
 	Rounds int
 	// Warmup is the duration of each timed workload in the discarded
-	// warm-up round; default 200ms (quick 50ms).
+	// warm-up round; default 200ms (quick 30ms).
 	Warmup time.Duration
 	// Duration is how long each timed workload runs per row per round;
-	// default 600ms (quick 120ms).
+	// default 300ms (quick 70ms).
 	Duration time.Duration
 	// SetupCount is the number of channels the setup workload makes per
-	// row per round; default 100 (quick 20).
+	// row per round; default 100 (quick 10).
 	SetupCount int
-	// IdleChannels is the number of channels idle_mem holds; default 200 (quick 40).
+	// IdleChannels is the number of channels idle_mem holds; default 200 (quick 20).
 	IdleChannels int
-	// Streams is the number of streams the streams workload holds; default 1000 (quick 200).
+	// Streams is the number of streams the streams workload holds; default 1000 (quick 100).
 	Streams int
 	// BulkPerCall is the number of 1 MiB messages per bulk call; default 16 (quick 8).
 	BulkPerCall int
@@ -42,6 +44,8 @@ type Config struct {
 	JSONPath string
 	// SVGPath, when set, receives the chart as SVG.
 	SVGPath string
+	// PNGPath, when set, receives the same chart as PNG.
+	PNGPath string
 	// Check makes Run return a *CheckError when a target misses or cannot
 	// be computed.
 	Check bool
@@ -58,9 +62,9 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Mode:         "full",
-		Rounds:       5,
+		Rounds:       10,
 		Warmup:       200 * time.Millisecond,
-		Duration:     600 * time.Millisecond,
+		Duration:     300 * time.Millisecond,
 		SetupCount:   100,
 		IdleChannels: 200,
 		Streams:      1000,
@@ -72,12 +76,12 @@ func DefaultConfig() Config {
 func QuickConfig() Config {
 	return Config{
 		Mode:         "quick",
-		Rounds:       3,
-		Warmup:       50 * time.Millisecond,
-		Duration:     120 * time.Millisecond,
-		SetupCount:   20,
-		IdleChannels: 40,
-		Streams:      200,
+		Rounds:       5,
+		Warmup:       30 * time.Millisecond,
+		Duration:     70 * time.Millisecond,
+		SetupCount:   10,
+		IdleChannels: 20,
+		Streams:      100,
 		BulkPerCall:  8,
 	}
 }

@@ -10,7 +10,8 @@
 //     in a freshly shuffled order, so slow drift of the machine (other
 //     processes, thermal state) spreads over all rows instead of biasing one;
 //   - a figure in the report is the median of its per-round values, and the
-//     spread column is (max−min)/median of the headline figure across rounds;
+//     spread column is the interquartile range ÷ median of the headline figure
+//     across rounds;
 //   - latencies come from HDR histograms (1 ns .. 1 min, 3 significant
 //     digits); allocs/op and bytes/op are runtime.MemStats deltas over the
 //     run divided by operations, and count both ends because client and

@@ -117,7 +117,7 @@ func (r *Report) writeHeader(b *strings.Builder) {
 		me.Mode, me.Rounds, me.WarmupMS, me.Seed)
 	fmt.Fprintf(b, "- per row and round: timed workloads run %.0f ms; setup makes %d channels; idle_mem holds %d channels; streams holds %d streams; bulk asks %d × 1 MiB per call\n",
 		me.DurationMS, me.SetupCount, me.IdleChannels, me.Streams, me.BulkPerCall)
-	fmt.Fprintf(b, "- figures are medians across rounds; spread = (max−min)/median of the headline figure; allocs/op and B/op count client and server together (one process)\n")
+	fmt.Fprintf(b, "- figures are medians across rounds; spread = interquartile range ÷ median of the headline figure across rounds; allocs/op and B/op count client and server together (one process)\n")
 	fmt.Fprintf(b, "- ÷ twin = headline ÷ the bare grpc-go row of the same transport (TLS for mux+tls and sidecar); UDS÷TCP = headline ÷ the TCP row of the same family\n")
 	for _, mr := range r.MissingRows {
 		fmt.Fprintf(b, "- missing row %s: %s\n", mr.ID, mr.Reason)

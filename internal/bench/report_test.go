@@ -169,6 +169,13 @@ func TestWriteSVG(t *testing.T) {
 			t.Errorf("SVG lacks %q", want)
 		}
 	}
+	buf.Reset()
+	if err := sampleReport().WritePNG(&buf); err != nil {
+		t.Fatalf("WritePNG: %v", err)
+	}
+	if !bytes.HasPrefix(buf.Bytes(), []byte("\x89PNG\r\n")) {
+		t.Errorf("WritePNG wrote %d bytes without the PNG signature", buf.Len())
+	}
 	if err := (&Report{}).WriteSVG(&buf); err == nil {
 		t.Errorf("WriteSVG of an empty report = nil error, want one saying there is nothing to chart")
 	}

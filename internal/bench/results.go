@@ -30,7 +30,7 @@ type Result struct {
 	// Ops is the median number of operations per round.
 	Ops float64 `json:"ops_per_round"`
 
-	// Spread is (max−min)/median of the headline figure across rounds.
+	// Spread is the interquartile range ÷ median of the headline figure across rounds.
 	Spread float64 `json:"spread"`
 	// Rounds is the number of rounds that produced a value.
 	Rounds int `json:"rounds"`

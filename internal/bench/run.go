@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
 	"os"
@@ -231,7 +230,10 @@ func finish(cfg Config, rep *Report, failures map[key]error) error {
 		errs = append(errs, writeFile(cfg.JSONPath, rep.WriteJSON))
 	}
 	if cfg.SVGPath != "" {
-		errs = append(errs, writeFile(cfg.SVGPath, func(w io.Writer) error { return rep.WriteSVG(w) }))
+		errs = append(errs, writeFile(cfg.SVGPath, rep.WriteSVG))
+	}
+	if cfg.PNGPath != "" {
+		errs = append(errs, writeFile(cfg.PNGPath, rep.WritePNG))
 	}
 	if len(failures) > 0 {
 		re := &RunError{}

@@ -52,22 +52,38 @@ func median(xs []float64) float64 {
 	return (s[n/2-1] + s[n/2]) / 2
 }
 
-// spread is (max−min)/|median| of xs, 0 for fewer than two values. When
-// the median is 0 but the values differ it divides by the largest |value|
-// instead, so the result is always finite.
+// quantile returns the q-quantile (0..1) of xs by linear interpolation
+// between order statistics (R type 7, as numpy's default), NaN for no values.
+func quantile(xs []float64, q float64) float64 {
+	if len(xs) == 0 {
+		return math.NaN()
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	pos := q * float64(len(s)-1)
+	lo := int(math.Floor(pos))
+	hi := min(lo+1, len(s)-1)
+	return s[lo] + (pos-float64(lo))*(s[hi]-s[lo])
+}
+
+// spread is the interquartile range over |median| of xs: the middle half
+// of the rounds lies within this fraction of the median, so one disturbed
+// round does not dominate it the way it dominates (max−min). It is 0 for
+// fewer than two values; when the median is 0 but the values differ it
+// divides by the largest |value| instead, so the result is always finite.
 func spread(xs []float64) float64 {
 	if len(xs) < 2 {
 		return 0
 	}
-	lo, hi := slices.Min(xs), slices.Max(xs)
-	if hi == lo {
+	iqr := quantile(xs, 0.75) - quantile(xs, 0.25)
+	if iqr == 0 {
 		return 0
 	}
 	d := math.Abs(median(xs))
 	if d == 0 {
-		d = max(math.Abs(lo), math.Abs(hi))
+		d = max(math.Abs(slices.Min(xs)), math.Abs(slices.Max(xs)))
 	}
-	return (hi - lo) / d
+	return iqr / d
 }
 
 // memSnapshot is the part of runtime.MemStats the benchmark reads.

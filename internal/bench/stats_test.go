@@ -36,6 +36,26 @@ func TestMedian(t *testing.T) {
 	}
 }
 
+func TestQuantile(t *testing.T) {
+	xs := []float64{40, 10, 30, 20} // sorted: 10 20 30 40
+	tests := []struct {
+		q, want float64
+	}{
+		{0, 10}, {1, 40}, {0.5, 25}, {0.25, 17.5}, {0.75, 32.5},
+	}
+	for _, tt := range tests {
+		if got := quantile(xs, tt.q); math.Abs(got-tt.want) > 1e-12 {
+			t.Errorf("quantile(%v, %v) = %v, want %v", xs, tt.q, got, tt.want)
+		}
+	}
+	if got := quantile([]float64{7}, 0.9); got != 7 {
+		t.Errorf("quantile of one value = %v, want 7", got)
+	}
+	if got := quantile(nil, 0.5); !math.IsNaN(got) {
+		t.Errorf("quantile(nil) = %v, want NaN", got)
+	}
+}
+
 func TestSpread(t *testing.T) {
 	tests := []struct {
 		name string
@@ -45,10 +65,15 @@ func TestSpread(t *testing.T) {
 		{"empty", nil, 0},
 		{"single", []float64{3}, 0},
 		{"equal", []float64{5, 5, 5}, 0},
-		{"max-min over median", []float64{90, 100, 110}, 0.2},
-		{"even count", []float64{1, 2, 3, 4}, 3 / 2.5},
-		{"zero median falls back to largest magnitude", []float64{-2, 0, 4}, 6.0 / 4},
-		{"negative median uses magnitude", []float64{-10, -12, -8}, 0.4},
+		// Q1 95, Q3 105 (interpolated), median 100.
+		{"iqr over median", []float64{90, 100, 110}, 0.1},
+		// sorted 1 2 3 4: Q1 1.75, Q3 3.25, median 2.5.
+		{"even count", []float64{4, 1, 3, 2}, 1.5 / 2.5},
+		// One wild round barely moves the IQR: 100..104 plus 500.
+		{"outlier resisted", []float64{100, 101, 102, 103, 104, 500}, (103.75 - 101.25) / 102.5},
+		// sorted -2 0 4: Q1 -1, Q3 2, median 0 → divide by 4.
+		{"zero median falls back to largest magnitude", []float64{-2, 0, 4}, 3.0 / 4},
+		{"negative median uses magnitude", []float64{-10, -12, -8}, 0.2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

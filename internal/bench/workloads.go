@@ -71,7 +71,7 @@ func allWorkloads() []workload {
 		{"pingpong", "bidi-stream ping-pong 64 B (raw rows: 64 B echo on a net.Conn)", kindLatency, true, true, runPingPong},
 		{"bulk", "server-stream bulk, 1 MiB messages", kindBulk, false, true, runBulk},
 		{"setup", "new channel to first reply (new conn + handshake, or new stream on the live mux session)", kindLatency, true, true, runSetup},
-		{"idle_mem", "idle channels: heap and goroutines per channel, both ends", kindMemory, false, true, runIdleMem},
+		{"idle_mem", "idle channels: heap and goroutines per channel, both ends; RSS growth", kindMemory, false, true, runIdleMem},
 		{"streams", "concurrent open streams on one channel: heap, goroutines per stream; RSS growth", kindMemory, false, true, runStreams},
 	}
 }
@@ -228,9 +228,11 @@ func grpcSetupOnce(ctx context.Context, in *instance) error {
 }
 
 // runIdleMem opens p.idleChannels channels, makes each answer once, and
-// reads heap and goroutine growth per channel with both ends in-process.
+// reads heap and goroutine growth per channel with both ends in-process,
+// and the process RSS growth over all of them.
 func runIdleMem(ctx context.Context, in *instance, p params) (sample, error) {
 	g0, m0 := settle()
+	rss0, rssOK := readRSSKiB()
 	conns := make([]*grpc.ClientConn, 0, p.idleChannels)
 	closeAll := func() error {
 		var errs []error
@@ -250,11 +252,15 @@ func runIdleMem(ctx context.Context, in *instance, p params) (sample, error) {
 		}
 	}
 	g1, m1 := settle()
+	rss1, rssOK1 := readRSSKiB()
 	n := float64(p.idleChannels)
 	s := sample{
 		Ops:               int64(p.idleChannels),
 		HeapPerUnit:       (float64(m1.heapAlloc) - float64(m0.heapAlloc)) / n,
 		GoroutinesPerUnit: float64(g1-g0) / n,
+	}
+	if rssOK && rssOK1 {
+		s.RSSDeltaKiB = float64(rss1) - float64(rss0)
 	}
 	if err := closeAll(); err != nil {
 		return sample{}, err
