@@ -16,7 +16,7 @@ import (
 )
 
 // Config is the sidecar configuration, read from YAML (see
-// deploy/k8s/base/sidecar.yaml for a commented example). Start from
+// deploy/k8s/sidecar.yaml for a commented example). Start from
 // DefaultConfig, or use LoadConfig, which applies the defaults, the file and
 // the PODWIRE_* environment overrides in that order and then Validate. A
 // Config is a value: copying it is safe.
@@ -150,7 +150,7 @@ func ParseConfig(r io.Reader) (Config, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&cfg); err != nil {
-		return cfg, &ConfigError{Field: "(yaml)", Reason: err.Error() + "; keys are documented in deploy/k8s/base/sidecar.yaml"}
+		return cfg, &ConfigError{Field: "(yaml)", Reason: err.Error() + "; keys are documented in deploy/k8s/sidecar.yaml"}
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {

@@ -58,8 +58,12 @@ func TestConfigErrors(t *testing.T) {
 		{"bad duration", func(s string) string { return strings.Replace(s, "30s", "30 parsecs", 1) }, "yaml"},
 		{"negative duration", func(s string) string { return strings.Replace(s, "30s", "-1s", 1) }, "drain_timeout"},
 		{"bad service name", func(s string) string { return strings.Replace(s, "name: inventory", "name: Inventory", 1) }, "services[0].name"},
-		{"bad allow", func(s string) string { return strings.Replace(s, "spiffe://cluster.local", "spiffy://cluster.local", 1) }, "services[0].allow[0]"},
-		{"uid allow", func(s string) string { return strings.Replace(s, "spiffe://cluster.local/ns/shop/sa/purchase", "uid:1000", 1) }, "services[0].allow[0]"},
+		{"bad allow", func(s string) string {
+			return strings.Replace(s, "spiffe://cluster.local", "spiffy://cluster.local", 1)
+		}, "services[0].allow[0]"},
+		{"uid allow", func(s string) string {
+			return strings.Replace(s, "spiffe://cluster.local/ns/shop/sa/purchase", "uid:1000", 1)
+		}, "services[0].allow[0]"},
 		{"upstream without port", func(s string) string { return strings.Replace(s, "pricing.shop.svc:15443", "pricing.shop.svc", 1) }, "upstreams[0].address"},
 		{"upstream bad name", func(s string) string { return strings.Replace(s, "name: pricing", "name: pri_cing", 1) }, "upstreams[0].name"},
 		{"admin name clash", func(s string) string { return strings.Replace(s, "name: pricing", "name: podwire-admin", 1) }, "upstreams[0].name"},

@@ -1,0 +1,188 @@
+package sidecar
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/podwire/podwire/mux"
+	wirev1 "github.com/podwire/podwire/proto/podwire/wire/v1"
+)
+
+// warmInterval is how often keepWarm checks that each upstream has a live
+// session (and redials if not), which is what /readyz reports.
+const warmInterval = time.Second
+
+// acceptOutbound accepts app connections on an upstream's socket until it
+// is closed; each becomes one stream to the upstream.
+func (s *Sidecar) acceptOutbound(u Upstream, ln net.Listener) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if !errors.Is(err, net.ErrClosed) {
+				s.log.Error("upstream socket accept failed; the socket stops", "upstream", u.Name, "err", err)
+			}
+			return
+		}
+		if !s.trackConn(c) {
+			return
+		}
+		if !s.beginStream() {
+			s.untrackConn(c)
+			c.Close()
+			return
+		}
+		s.goTracked(func() {
+			defer s.endStream()
+			defer s.untrackConn(c)
+			s.proxyOutbound(u, c)
+		})
+	}
+}
+
+// proxyOutbound opens a stream to the upstream for one app connection and
+// copies both ways. If the stream cannot be opened the app connection is
+// closed (the app's gRPC client sees UNAVAILABLE and retries).
+func (s *Sidecar) proxyOutbound(u Upstream, app net.Conn) {
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.DialTimeout)
+	st, err := s.pool.DialService(ctx, u.Address, &wirev1.StreamHeader{
+		Version: mux.HeaderVersion,
+		Service: u.Name,
+		Payload: wirev1.Payload_PAYLOAD_RAW,
+	})
+	cancel()
+	if err != nil {
+		reason := "dial"
+		var re *mux.RefusedError
+		if errors.As(err, &re) {
+			reason = "refused"
+		}
+		s.m.refusals.WithLabelValues("outbound", reason).Inc()
+		s.log.Warn("open stream to upstream failed; closing the app connection", "upstream", u.Name, "address", u.Address, "err", err)
+		app.Close()
+		return
+	}
+	f := s.upFlows[u.Name]
+	s.m.streamsTotal.WithLabelValues("outbound", u.Name).Inc()
+	g := s.m.streams.WithLabelValues("outbound", u.Name)
+	g.Inc()
+	defer g.Dec()
+	tx := s.m.bytes.WithLabelValues("outbound", u.Name, "tx")
+	rx := s.m.bytes.WithLabelValues("outbound", u.Name, "rx")
+	pipe(app, st, func(toPeer bool, n int) {
+		if toPeer {
+			f.tx.Add(int64(n))
+			tx.Add(float64(n))
+		} else {
+			f.rx.Add(int64(n))
+			rx.Add(float64(n))
+		}
+	})
+}
+
+// dialPeer is the Pool's dialer: TCP, then TLS 1.3 with ALPN
+// podwire-mux/1 and the sidecar's client certificate, under
+// HandshakeTimeout. It records the identity the peer presented.
+func (s *Sidecar) dialPeer(ctx context.Context, addr string) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.HandshakeTimeout)
+	defer cancel()
+	d := net.Dialer{KeepAlive: 30 * time.Second}
+	raw, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		s.recordDial(addr, identity{}, err)
+		return nil, fmt.Errorf("dial upstream %s: %w", addr, err)
+	}
+	cfg := s.clientTLS.Clone()
+	cfg.ServerName = s.serverNameFor(addr)
+	tc := tls.Client(raw, cfg)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		raw.Close()
+		err = fmt.Errorf("TLS handshake with upstream %s (server name %q): %w; check that both sides trust the same CA and the peer's certificate names %q", addr, cfg.ServerName, err, cfg.ServerName)
+		s.recordDial(addr, identity{}, err)
+		return nil, err
+	}
+	s.recordDial(addr, identityOf(tc.ConnectionState().PeerCertificates[0]), nil)
+	return tc, nil
+}
+
+func (s *Sidecar) recordDial(addr string, id identity, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.dialErrs[addr] = err
+	if err == nil {
+		s.peerIDs[addr] = id
+	}
+}
+
+// serverNameFor returns the TLS server name for an upstream address: the
+// first upstream's server_name with that address, else its host.
+func (s *Sidecar) serverNameFor(addr string) string {
+	for _, u := range s.cfg.Upstreams {
+		if u.Address == addr && u.ServerName != "" {
+			return u.ServerName
+		}
+	}
+	host, _, _ := net.SplitHostPort(addr)
+	return host
+}
+
+// upstreamAddrs returns the distinct upstream addresses, in config order.
+func (s *Sidecar) upstreamAddrs() []string {
+	var addrs []string
+	seen := map[string]bool{}
+	for _, u := range s.cfg.Upstreams {
+		if !seen[u.Address] {
+			seen[u.Address] = true
+			addrs = append(addrs, u.Address)
+		}
+	}
+	return addrs
+}
+
+// keepWarm keeps a live session to addr so the first app call does not pay
+// for the handshake and /readyz can tell whether the upstream is reachable.
+// When no live session exists it opens (and at once closes) a stream, which
+// makes the Pool dial; the peer sees a stream without a header and ignores it.
+func (s *Sidecar) keepWarm(addr string) {
+	base, cancelBase := context.WithCancel(context.Background())
+	defer cancelBase()
+	go func() { // ends when keepWarm returns or the Sidecar closes
+		select {
+		case <-s.done:
+			cancelBase()
+		case <-base.Done():
+		}
+	}()
+	t := time.NewTicker(warmInterval)
+	defer t.Stop()
+	for {
+		if !s.draining.Load() && !s.sessionAlive(addr) {
+			ctx, cancel := context.WithTimeout(base, s.cfg.DialTimeout)
+			c, err := s.pool.Open(ctx, addr)
+			cancel()
+			if err == nil {
+				c.Close()
+			} else {
+				s.log.Debug("upstream not reachable yet", "address", addr, "err", err)
+			}
+		}
+		select {
+		case <-s.done:
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// sessionAlive reports whether the Pool holds a live session to addr.
+func (s *Sidecar) sessionAlive(addr string) bool {
+	for _, si := range s.pool.Sessions() {
+		if si.Addr == addr && !si.Draining {
+			return true
+		}
+	}
+	return false
+}

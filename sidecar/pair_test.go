@@ -1,0 +1,418 @@
+package sidecar
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/podwire/podwire/mux"
+	wirev1 "github.com/podwire/podwire/proto/podwire/wire/v1"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+)
+
+// TestPairGRPC: app A → sidecar A → mux/TLS → sidecar B → app B, unary
+// and server streaming.
+func TestPairGRPC(t *testing.T) {
+	p := newPair(t, pairOpts{})
+	waitReady(t, p.a)
+	cc := p.dialApp(t)
+	hc := healthpb.NewHealthClient(cc)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	for i := range 20 {
+		resp, err := hc.Check(ctx, &healthpb.HealthCheckRequest{})
+		if err != nil {
+			t.Fatalf("unary call %d: %v", i, err)
+		}
+		if got, want := resp.GetStatus(), healthpb.HealthCheckResponse_SERVING; got != want {
+			t.Fatalf("unary call %d: status %v, want %v", i, got, want)
+		}
+	}
+
+	w, err := hc.Watch(ctx, &healthpb.HealthCheckRequest{Service: "inventory"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := w.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := first.GetStatus(), healthpb.HealthCheckResponse_SERVICE_UNKNOWN; got != want {
+		t.Fatalf("first watch status %v, want %v", got, want)
+	}
+	for _, st := range []healthpb.HealthCheckResponse_ServingStatus{healthpb.HealthCheckResponse_SERVING, healthpb.HealthCheckResponse_NOT_SERVING} {
+		p.health.SetServingStatus("inventory", st)
+		got, err := w.Recv()
+		if err != nil {
+			t.Fatalf("watch recv: %v", err)
+		}
+		if got.GetStatus() != st {
+			t.Fatalf("watch status %v, want %v", got.GetStatus(), st)
+		}
+	}
+
+	snap := p.b.Snapshot()
+	var in []SessionInfo
+	for _, s := range snap.Sessions {
+		if s.Direction == "inbound" {
+			in = append(in, s)
+		}
+	}
+	if len(in) != 1 || in[0].SPIFFEID != "spiffe://podwire.local/purchase" || in[0].BytesRx == 0 {
+		t.Errorf("B's inbound sessions = %+v, want one from spiffe://podwire.local/purchase with bytes", in)
+	}
+}
+
+// TestPairHalfClose: a raw client writes, half-closes and still reads the
+// whole echo: EOF crosses both sidecars as a half-close, not a close.
+func TestPairHalfClose(t *testing.T) {
+	p := newPair(t, pairOpts{rawEcho: true})
+	waitReady(t, p.a)
+	c, err := net.Dial("unix", filepath.Join(p.dirA, "inventory.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	msg := bytes.Repeat([]byte("podwire "), 50_000) // 400 KB, several windows
+	errc := make(chan error, 1)
+	go func() {
+		_, err := c.Write(msg)
+		if err == nil {
+			err = c.(*net.UnixConn).CloseWrite()
+		}
+		errc <- err
+	}()
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	got, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatalf("read echo: %v", err)
+	}
+	if err := <-errc; err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	if !bytes.Equal(got, msg) {
+		t.Fatalf("echo: got %d bytes, want %d identical bytes", len(got), len(msg))
+	}
+}
+
+// TestPairSharesOneConnection: many concurrent app connections become
+// streams on one TCP connection between the sidecars.
+func TestPairSharesOneConnection(t *testing.T) {
+	p := newPair(t, pairOpts{})
+	waitReady(t, p.a)
+	const apps = 40
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, apps)
+	for range apps {
+		cc := p.dialApp(t) // one gRPC connection = one Unix conn = one stream
+		wg.Go(func() {
+			hc := healthpb.NewHealthClient(cc)
+			for range 5 {
+				if _, err := hc.Check(ctx, &healthpb.HealthCheckRequest{}); err != nil {
+					errs <- err
+					return
+				}
+			}
+			if err := callSleep(ctx, cc, 50); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("call: %v", err)
+	}
+	if got := p.bLn.n.Load(); got != 1 {
+		t.Errorf("TCP connections accepted by B = %d, want 1", got)
+	}
+	var streams int
+	for _, s := range p.b.Snapshot().Sessions {
+		streams += s.Streams
+	}
+	if streams != apps {
+		t.Errorf("streams on B's sessions = %d, want %d (one per app connection)", streams, apps)
+	}
+}
+
+// TestRefusals: header problems, unknown services and wrong identities are
+// refused with a code and a message that says what to do.
+func TestRefusals(t *testing.T) {
+	p := newPair(t, pairOpts{})
+	tests := []struct {
+		name     string
+		peer     string
+		header   *wirev1.StreamHeader
+		code     uint32
+		contains string
+	}{
+		{"unknown service", "purchase", &wirev1.StreamHeader{Version: 1, Service: "billing", Payload: wirev1.Payload_PAYLOAD_RAW}, codeNotFound, `service "billing" is not served by this sidecar (it serves: inventory)`},
+		{"wrong identity", "intruder", &wirev1.StreamHeader{Version: 1, Service: "inventory", Payload: wirev1.Payload_PAYLOAD_RAW}, codePermissionDenied, "peer spiffe://podwire.local/intruder is not allowed to call service \"inventory\""},
+		{"allowed", "purchase", &wirev1.StreamHeader{Version: 1, Service: "inventory", Payload: wirev1.Payload_PAYLOAD_GRPC}, 0, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := p.muxPeer(t, tt.peer)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			c, err := s.DialService(ctx, tt.header)
+			if tt.code == 0 {
+				if err != nil {
+					t.Fatalf("DialService: %v, want accepted", err)
+				}
+				c.Close()
+				return
+			}
+			var re *mux.RefusedError
+			if !errors.As(err, &re) {
+				t.Fatalf("DialService error = %v, want *mux.RefusedError", err)
+			}
+			if re.Code != tt.code || !strings.Contains(re.Message, tt.contains) {
+				t.Errorf("refusal = code %d %q, want code %d containing %q", re.Code, re.Message, tt.code, tt.contains)
+			}
+		})
+	}
+	t.Run("unknown version", func(t *testing.T) {
+		s := p.muxPeer(t, "purchase")
+		c, err := s.Open(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		// A valid frame of a future version, written without the
+		// client-side validation of WriteHeader.
+		body := []byte{0x08, 0x02, 0x12, 0x09, 'i', 'n', 'v', 'e', 'n', 't', 'o', 'r', 'y'}
+		c.Write(append([]byte{0, byte(len(body))}, body...))
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		rep, err := mux.ReadReply(c)
+		if err != nil {
+			t.Fatalf("read reply: %v", err)
+		}
+		if rep.GetCode() != codeFailedPrecondition || !strings.Contains(rep.GetMessage(), "version") {
+			t.Errorf("reply = code %d %q, want %d naming the version", rep.GetCode(), rep.GetMessage(), codeFailedPrecondition)
+		}
+	})
+}
+
+// TestWrongIdentityThroughApp: a sidecar with a certificate B does not
+// allow: the app's RPC fails, and A's metrics count the refusal.
+func TestWrongIdentityThroughApp(t *testing.T) {
+	p := newPair(t, pairOpts{clientName: "intruder"})
+	waitReady(t, p.a)
+	cc := p.dialApp(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := healthpb.NewHealthClient(cc).Check(ctx, &healthpb.HealthCheckRequest{}); err == nil {
+		t.Fatal("call through a forbidden identity succeeded")
+	}
+	if got := counterValue(t, p.b, "podwire_sidecar_refusals_total", "reason", "forbidden"); got < 1 {
+		t.Errorf("B refusals{reason=forbidden} = %v, want >= 1", got)
+	}
+	if got := counterValue(t, p.a, "podwire_sidecar_refusals_total", "reason", "refused"); got < 1 {
+		t.Errorf("A refusals{reason=refused} = %v, want >= 1", got)
+	}
+}
+
+// counterValue sums the samples of a counter with label=value.
+func counterValue(t testing.TB, s *Sidecar, name, label, value string) float64 {
+	t.Helper()
+	mfs, err := s.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, lp := range m.GetLabel() {
+				if lp.GetName() == label && lp.GetValue() == value {
+					sum += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return sum
+}
+
+// TestDrain: Shutdown lets an in-flight call finish, refuses new
+// connections, and returns once the streams end, within drain_timeout.
+func TestDrain(t *testing.T) {
+	p := newPair(t, pairOpts{drain: 5 * time.Second})
+	waitReady(t, p.a)
+	cc := p.dialApp(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := callSleep(ctx, cc, 0); err != nil { // establish the stream
+		t.Fatal(err)
+	}
+	callErr := make(chan error, 1)
+	go func() { callErr <- callSleep(ctx, cc, 500) }()
+	time.Sleep(100 * time.Millisecond)
+
+	start := time.Now()
+	drained := make(chan error, 1)
+	go func() {
+		dctx, dcancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer dcancel()
+		drained <- p.b.Shutdown(dctx)
+	}()
+	time.Sleep(50 * time.Millisecond)
+	if p.b.Ready() {
+		t.Error("B still ready while draining")
+	}
+	// A new app connection needs a new stream; B refuses it (GoAway, then
+	// a closed listener), so the call fails instead of hanging.
+	cc2 := p.dialApp(t)
+	if err := callSleep(ctx, cc2, 0); err == nil {
+		t.Error("new call during drain succeeded, want refused")
+	}
+	if err := <-callErr; err != nil {
+		t.Fatalf("in-flight call during drain: %v", err)
+	}
+	cc.Close() // the app hangs up; its stream ends, so the drain completes
+	if err := <-drained; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("drain took %v, want well under drain_timeout (5s) once the streams ended", d)
+	}
+}
+
+// TestDrainTimeout: streams still open at drain_timeout are cut and
+// Shutdown says so.
+func TestDrainTimeout(t *testing.T) {
+	p := newPair(t, pairOpts{rawEcho: true})
+	waitReady(t, p.a)
+	c, err := net.Dial("unix", filepath.Join(p.dirA, "inventory.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 1)
+	if _, err := io.ReadFull(c, buf); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if err := p.b.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Shutdown = %v, want a drain cut short by the deadline", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("Shutdown took %v after a 300ms deadline", d)
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Read(buf); err == nil {
+		t.Error("app connection still open after the drain deadline")
+	}
+}
+
+// TestReadiness: A is not ready while its upstream is down and becomes
+// ready when a session to it is up; /readyz says why.
+func TestReadiness(t *testing.T) {
+	pki := newTestPKI(t, "purchase", "inventory")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	cfg := DefaultConfig()
+	cfg.SocketDir, cfg.Admin, cfg.TLS = shortDir(t), "127.0.0.1:0", pki.files("purchase")
+	cfg.Upstreams = []Upstream{{Name: "inventory", Address: addr, ServerName: "inventory"}}
+	a := startSidecar(t, cfg)
+	time.Sleep(200 * time.Millisecond)
+	err = Check(context.Background(), a.AdminAddr(), "readyz", time.Second)
+	if err == nil || !strings.Contains(err.Error(), addr) {
+		t.Errorf("readyz with the upstream down = %v, want not ready naming %s", err, addr)
+	}
+	if err := Check(context.Background(), a.AdminAddr(), "healthz", time.Second); err != nil {
+		t.Errorf("healthz = %v, want ok", err)
+	}
+}
+
+// TestStatus renders the admin snapshot and the socket dir scan.
+func TestStatus(t *testing.T) {
+	p := newPair(t, pairOpts{})
+	waitReady(t, p.a)
+	var buf bytes.Buffer
+	if err := Status(context.Background(), &buf, StatusOptions{Admin: p.a.AdminAddr(), SocketDir: p.dirA}); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, want := range []string{
+		filepath.Join(p.dirA, "inventory.sock"), "srw-rw----", "live",
+		"upstream", "inventory", p.b.InboundAddr(), "outbound", "mux+tls", "spiffe://podwire.local/inventory", "ready: yes",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status output lacks %q:\n%s", want, out)
+		}
+	}
+	buf.Reset()
+	if err := Status(context.Background(), &buf, StatusOptions{Admin: p.b.AdminAddr()}); err != nil {
+		t.Fatal(err)
+	}
+	if out := buf.String(); !strings.Contains(out, "inbound") || !strings.Contains(out, "spiffe://podwire.local/purchase") {
+		t.Errorf("B status lacks the inbound session from purchase:\n%s", out)
+	}
+}
+
+// TestAdminUnixSocket: admin on unix:<socket dir>/podwire-admin.sock is
+// found by Status with only the socket dir.
+func TestAdminUnixSocket(t *testing.T) {
+	pki := newTestPKI(t, "inventory")
+	dir := shortDir(t)
+	cfg := DefaultConfig()
+	cfg.SocketDir, cfg.Listen, cfg.TLS = dir, "127.0.0.1:0", pki.files("inventory")
+	cfg.Admin = "unix:" + filepath.Join(dir, adminSocketName)
+	cfg.Services = []Service{{Name: "inventory"}}
+	startSidecar(t, cfg)
+	var buf bytes.Buffer
+	if err := Status(context.Background(), &buf, StatusOptions{SocketDir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"sidecar admin", "SIDECAR unix:" + filepath.Join(dir, adminSocketName), "ready: yes", "inbound"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("status lacks %q:\n%s", want, buf.String())
+		}
+	}
+}
+
+// TestSocketInUse: a live socket is never stolen; a stale one is replaced.
+func TestSocketInUse(t *testing.T) {
+	dir := shortDir(t)
+	path := filepath.Join(dir, "inventory.sock")
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = listenUnix(context.Background(), path, "")
+	if !errors.Is(err, ErrSocketInUse) {
+		t.Errorf("listen on a live socket: %v, want ErrSocketInUse", err)
+	}
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	ln.Close() // leaves a stale file
+	ul, err := listenUnix(context.Background(), path, "")
+	if err != nil {
+		t.Fatalf("listen over a stale socket: %v", err)
+	}
+	ul.Close()
+	if _, err := net.Dial("unix", path); err == nil {
+		t.Error("socket file still accepts after Close")
+	}
+}

@@ -1,0 +1,450 @@
+package sidecar
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/podwire/podwire/mux"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// ALPN is the TLS application protocol of the sidecar link (the SDK's
+// podwire-mux/1).
+const ALPN = "podwire-mux/1"
+
+// Sidecar is a running (or startable) sidecar: the outbound Unix sockets,
+// the inbound TLS listener and the admin server. Make it with New, then
+// Start; stop it with Shutdown (drain) or Close (now). Safe for concurrent
+// use.
+type Sidecar struct {
+	cfg       Config
+	log       *slog.Logger
+	reg       *prometheus.Registry
+	m         *metrics
+	muxCfg    mux.Config
+	givenLn   net.Listener // from WithInboundListener, or nil
+	serverTLS *tls.Config
+	clientTLS *tls.Config
+	policies  map[string]policy // by service name; immutable after New
+	upFlows   map[string]*flow  // by upstream name; immutable after New
+	pool      *mux.Pool
+	start     time.Time
+
+	starting atomic.Bool // Start was called
+	draining atomic.Bool // Shutdown began: not ready, no new accepts
+	done     chan struct{}
+	doneOnce sync.Once
+
+	mu       sync.Mutex // guards the fields below
+	closed   bool
+	inLn     net.Listener
+	upLns    map[string]net.Listener // by upstream name
+	admin    *adminServer
+	sessions map[*mux.Session]*inSession
+	conns    map[net.Conn]struct{} // TLS conns before they become sessions, and app conns
+	peerIDs  map[string]identity   // upstream address → identity it presented
+	dialErrs map[string]error      // upstream address → last dial error (nil after a success)
+	streams  int                   // proxied streams in flight
+	zeroCh   chan struct{}         // closed when streams drops to 0; nil if nobody waits
+
+	wg sync.WaitGroup // every goroutine the Sidecar starts
+}
+
+// inSession is one accepted inbound mux session.
+type inSession struct {
+	sess   *mux.Session
+	peer   identity
+	leaf   *x509.Certificate
+	local  string
+	remote string
+	start  time.Time
+}
+
+// Option changes optional behaviour of New.
+type Option interface{ apply(*options) }
+
+type options struct {
+	log    *slog.Logger
+	muxCfg *mux.Config
+	reg    *prometheus.Registry
+	inLn   net.Listener
+}
+
+type optionFunc func(*options)
+
+func (f optionFunc) apply(o *options) { f(o) }
+
+// WithLogger sets the logger; default discards.
+func WithLogger(l *slog.Logger) Option { return optionFunc(func(o *options) { o.log = l }) }
+
+// WithMuxConfig sets the tuning of the mux sessions, both inbound and
+// pooled outbound; default mux.DefaultConfig with HeaderTimeout from the
+// sidecar Config. Its Logger and Metrics are replaced by the sidecar's.
+func WithMuxConfig(c mux.Config) Option { return optionFunc(func(o *options) { o.muxCfg = &c }) }
+
+// WithInboundListener serves inbound connections on ln (a TCP listener,
+// already bound) instead of binding Config.Listen; the Sidecar closes it.
+// Tests and benchmarks use it to pick or wrap the listener.
+func WithInboundListener(ln net.Listener) Option {
+	return optionFunc(func(o *options) { o.inLn = ln })
+}
+
+// WithRegistry sets the Prometheus registry served at /metrics; default a
+// new private registry.
+func WithRegistry(r *prometheus.Registry) Option { return optionFunc(func(o *options) { o.reg = r }) }
+
+// New validates cfg, loads the TLS files and prepares a Sidecar. It opens
+// no socket; Start does.
+func New(cfg Config, opts ...Option) (*Sidecar, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	o := options{log: slog.New(slog.DiscardHandler)}
+	for _, opt := range opts {
+		opt.apply(&o)
+	}
+	if o.reg == nil {
+		o.reg = prometheus.NewRegistry()
+	}
+	s := &Sidecar{
+		cfg: cfg, log: o.log, reg: o.reg, m: newMetrics(o.reg),
+		policies: map[string]policy{}, upFlows: map[string]*flow{},
+		done: make(chan struct{}), upLns: map[string]net.Listener{},
+		sessions: map[*mux.Session]*inSession{}, conns: map[net.Conn]struct{}{},
+		peerIDs: map[string]identity{}, dialErrs: map[string]error{},
+		givenLn: o.inLn,
+	}
+	if err := s.loadTLS(); err != nil {
+		return nil, err
+	}
+	for _, svc := range cfg.Services {
+		p, err := newPolicy(svc.Allow)
+		if err != nil {
+			return nil, fmt.Errorf("service %q: %w", svc.Name, err)
+		}
+		s.policies[svc.Name] = p
+	}
+	for _, u := range cfg.Upstreams {
+		s.upFlows[u.Name] = &flow{}
+	}
+	s.muxCfg = mux.DefaultConfig()
+	if o.muxCfg != nil {
+		s.muxCfg = *o.muxCfg
+	} else {
+		s.muxCfg.HeaderTimeout = cfg.HeaderTimeout
+	}
+	s.muxCfg.Logger = s.log
+	s.muxCfg.Metrics = mux.NewPrometheusMetrics(s.reg)
+	if err := s.muxCfg.Validate(); err != nil {
+		return nil, err
+	}
+	pcfg := mux.DefaultPoolConfig()
+	pcfg.Dial, pcfg.Session, pcfg.DialTimeout = s.dialPeer, s.muxCfg, cfg.DialTimeout
+	pool, err := mux.NewPool(pcfg)
+	if err != nil {
+		return nil, err
+	}
+	s.pool = pool
+	return s, nil
+}
+
+// loadTLS reads the PEM files into the server and client TLS configs.
+func (s *Sidecar) loadTLS() error {
+	cert, err := tls.LoadX509KeyPair(s.cfg.TLS.Cert, s.cfg.TLS.Key)
+	if err != nil {
+		return fmt.Errorf("load tls.cert %s and tls.key %s: %w (give a PEM certificate and its matching key)", s.cfg.TLS.Cert, s.cfg.TLS.Key, err)
+	}
+	caPEM, err := os.ReadFile(s.cfg.TLS.CA)
+	if err != nil {
+		return fmt.Errorf("read tls.ca: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		return fmt.Errorf("tls.ca %s holds no PEM certificate; give the CA bundle that signs the peers", s.cfg.TLS.CA)
+	}
+	s.serverTLS = &tls.Config{
+		MinVersion:   tls.VersionTLS13,
+		Certificates: []tls.Certificate{cert},
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+		ClientCAs:    pool,
+		NextProtos:   []string{ALPN},
+	}
+	s.clientTLS = &tls.Config{
+		MinVersion:   tls.VersionTLS13,
+		Certificates: []tls.Certificate{cert},
+		RootCAs:      pool,
+		NextProtos:   []string{ALPN},
+	}
+	return nil
+}
+
+// Start binds the admin server, the inbound listener (when services are
+// configured) and one socket per upstream, then serves in the background.
+// ctx bounds only the binding. On error everything bound so far is closed.
+func (s *Sidecar) Start(ctx context.Context) error {
+	if !s.starting.CompareAndSwap(false, true) {
+		return errors.New("podwire/sidecar: Start called twice; make a new Sidecar")
+	}
+	s.start = time.Now()
+	if err := s.bind(ctx); err != nil {
+		s.Close()
+		return err
+	}
+	s.m.ready.Set(1)
+	s.log.Info("sidecar started", "listen", s.InboundAddr(), "admin", s.AdminAddr(),
+		"socket_dir", s.cfg.SocketDir, "upstreams", len(s.cfg.Upstreams), "services", len(s.cfg.Services))
+	return nil
+}
+
+func (s *Sidecar) bind(ctx context.Context) error {
+	if len(s.cfg.Services) > 0 {
+		ln := s.givenLn
+		if ln == nil {
+			var lc net.ListenConfig
+			var err error
+			if ln, err = lc.Listen(ctx, "tcp", s.cfg.Listen); err != nil {
+				return fmt.Errorf("listen %s: %w (change listen or free the port)", s.cfg.Listen, err)
+			}
+		}
+		if !s.setLocked(func() { s.inLn = ln }) {
+			ln.Close()
+			return ErrClosed
+		}
+		s.goTracked(func() { s.acceptInbound(ln) })
+	}
+	for _, u := range s.cfg.Upstreams {
+		ln, err := listenUnix(ctx, s.socketPath(u.Name), s.cfg.SocketGroup)
+		if err != nil {
+			return fmt.Errorf("upstream %q: %w", u.Name, err)
+		}
+		if !s.setLocked(func() { s.upLns[u.Name] = ln }) {
+			ln.Close()
+			return ErrClosed
+		}
+		s.goTracked(func() { s.acceptOutbound(u, ln) })
+	}
+	for _, addr := range s.upstreamAddrs() {
+		s.goTracked(func() { s.keepWarm(addr) })
+	}
+	// The admin server comes last, so /healthz answering means every
+	// listener is up (the startup probe relies on it).
+	adm, err := newAdminServer(ctx, s)
+	if err != nil {
+		return err
+	}
+	if !s.setLocked(func() { s.admin = adm }) {
+		adm.close()
+		return ErrClosed
+	}
+	s.goTracked(adm.serve)
+	return nil
+}
+
+// setLocked runs f under mu unless the Sidecar is closed.
+func (s *Sidecar) setLocked(f func()) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	f()
+	return true
+}
+
+// goTracked runs f on a goroutine that Close waits for.
+func (s *Sidecar) goTracked(f func()) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		f()
+	}()
+}
+
+// socketPath returns <socket dir>/<name>.sock.
+func (s *Sidecar) socketPath(name string) string {
+	return s.cfg.SocketDir + string(os.PathSeparator) + name + ".sock"
+}
+
+// InboundAddr returns the bound inbound TLS address ("" when no services
+// are configured or before Start); useful with listen ":0".
+func (s *Sidecar) InboundAddr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.inLn == nil {
+		return ""
+	}
+	return s.inLn.Addr().String()
+}
+
+// AdminAddr returns the bound admin address, as "host:port" or
+// "unix:PATH" ("" before Start).
+func (s *Sidecar) AdminAddr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.admin == nil {
+		return ""
+	}
+	return s.admin.addr()
+}
+
+// Done is closed when the Sidecar has stopped (Shutdown or Close).
+func (s *Sidecar) Done() <-chan struct{} { return s.done }
+
+// Shutdown drains: readiness goes false, listeners stop accepting, peers
+// get GoAway, and in-flight streams run until they end or ctx is done;
+// then everything is closed. It returns ctx's error if streams were cut.
+// Safe to call more than once and together with Close.
+func (s *Sidecar) Shutdown(ctx context.Context) error {
+	s.draining.Store(true)
+	s.m.ready.Set(0)
+	s.log.Info("sidecar draining")
+	s.mu.Lock()
+	lns := s.closeListenersLocked()
+	sessions := make([]*mux.Session, 0, len(s.sessions))
+	for sess := range s.sessions {
+		sessions = append(sessions, sess)
+	}
+	s.mu.Unlock()
+	for _, ln := range lns {
+		ln.Close()
+	}
+	var wg sync.WaitGroup
+	for _, sess := range sessions {
+		wg.Go(func() { sess.Shutdown(ctx) })
+	}
+	wg.Go(func() { s.pool.Shutdown(ctx) })
+	streamsDone := make(chan struct{})
+	go func() {
+		wg.Wait()
+		<-s.streamsIdle()
+		close(streamsDone)
+	}()
+	var err error
+	select {
+	case <-streamsDone:
+	case <-ctx.Done():
+		err = fmt.Errorf("podwire/sidecar: drain cut short, streams still open were closed: %w", ctx.Err())
+		s.log.Warn("drain timeout: closing streams still open")
+	}
+	s.Close()
+	<-streamsDone
+	return err
+}
+
+// closeListenersLocked detaches the inbound and upstream listeners (the
+// admin server stays up for /healthz and /metrics) and returns them.
+func (s *Sidecar) closeListenersLocked() []net.Listener {
+	var lns []net.Listener
+	if s.inLn != nil {
+		lns = append(lns, s.inLn)
+	}
+	for _, ln := range s.upLns {
+		lns = append(lns, ln)
+	}
+	return lns
+}
+
+// Close stops now: listeners, sessions, streams and the admin server. It
+// waits for every goroutine the Sidecar started. Safe to call twice.
+func (s *Sidecar) Close() error {
+	s.draining.Store(true)
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		s.wg.Wait()
+		return nil
+	}
+	s.closed = true
+	lns := s.closeListenersLocked()
+	sessions := make([]*mux.Session, 0, len(s.sessions))
+	for sess := range s.sessions {
+		sessions = append(sessions, sess)
+	}
+	conns := make([]net.Conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	adm := s.admin
+	s.mu.Unlock()
+	s.doneOnce.Do(func() { close(s.done) })
+	for _, ln := range lns {
+		ln.Close()
+	}
+	for _, sess := range sessions {
+		sess.Close()
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+	s.pool.Close()
+	if adm != nil {
+		adm.close()
+	}
+	s.wg.Wait()
+	return nil
+}
+
+// trackConn registers c so Close can cut it; it returns false (and closes
+// c) when the Sidecar is already closed.
+func (s *Sidecar) trackConn(c net.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		c.Close()
+		return false
+	}
+	s.conns[c] = struct{}{}
+	return true
+}
+
+func (s *Sidecar) untrackConn(c net.Conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+}
+
+// beginStream counts a proxied stream for the drain; false when closed.
+func (s *Sidecar) beginStream() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.streams++
+	return true
+}
+
+// endStream undoes beginStream.
+func (s *Sidecar) endStream() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.streams--
+	if s.streams == 0 && s.zeroCh != nil {
+		close(s.zeroCh)
+		s.zeroCh = nil
+	}
+}
+
+// streamsIdle returns a channel closed once no stream is in flight.
+func (s *Sidecar) streamsIdle() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.streams == 0 {
+		c := make(chan struct{})
+		close(c)
+		return c
+	}
+	if s.zeroCh == nil {
+		s.zeroCh = make(chan struct{})
+	}
+	return s.zeroCh
+}
