@@ -33,6 +33,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	jsonPath := fs.String("json", "", "also write the report as JSON to this file")
 	svgPath := fs.String("svg", "", "also write a chart (latency percentiles, throughput, setup per transport) as SVG to this file")
 	pngPath := fs.String("png", "", "also write the same chart as PNG to this file")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the measured rounds to this file (samples labelled row=, workload=; use go tool pprof -tagfocus)")
 	check := fs.Bool("check", false, "exit non-zero when a target ratio is missed or a row it needs is missing")
 	verbose := fs.Bool("verbose", false, "log rows starting and stopping to stderr")
 	fs.Usage = func() {
@@ -72,6 +73,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	setDur("warmup", &cfg.Warmup, *warmup)
 	cfg.Rows, cfg.Workloads = splitList(*rows), splitList(*workloads)
 	cfg.Seed, cfg.JSONPath, cfg.SVGPath, cfg.PNGPath, cfg.Check = *seed, *jsonPath, *svgPath, *pngPath, *check
+	cfg.CPUProfile = *cpuProfile
 	cfg.Stdout, cfg.Stderr = stdout, stderr
 	if *verbose {
 		cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))

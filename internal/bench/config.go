@@ -46,6 +46,11 @@ type Config struct {
 	SVGPath string
 	// PNGPath, when set, receives the same chart as PNG.
 	PNGPath string
+	// CPUProfile, when set, receives a CPU profile of the measured rounds.
+	// Samples carry the pprof labels "row" and "workload", so
+	// `go tool pprof -tagfocus row=podwire-mux-tls FILE` shows where one
+	// row's time goes.
+	CPUProfile string
 	// Check makes Run return a *CheckError when a target misses or cannot
 	// be computed.
 	Check bool

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"time"
 )
@@ -55,7 +56,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if len(live) == 0 {
 		return nil, fmt.Errorf("podwire/bench: every selected row failed to start (%v); run with --verbose for details", missing)
 	}
+	stopProfile, err := startCPUProfile(cfg.CPUProfile)
+	if err != nil {
+		return nil, err
+	}
 	samples, failures, err := runRounds(ctx, cfg, live, wls, rand.New(rand.NewPCG(uint64(seed), 0)))
+	if perr := stopProfile(); err == nil && perr != nil {
+		return nil, perr
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -93,7 +101,13 @@ func startRows(ctx context.Context, e *env, specs []rowSpec) ([]*instance, []Mis
 	var live []*instance
 	var missing []MissingRow
 	for _, s := range specs {
-		in, err := s.start(ctx, e)
+		var in *instance
+		var err error
+		// Goroutines the row starts (servers, connection readers and
+		// writers) inherit the label, so a CPU profile attributes them.
+		pprof.Do(ctx, pprof.Labels("row", s.ID), func(ctx context.Context) {
+			in, err = s.start(ctx, e)
+		})
 		if err != nil {
 			e.logger.Debug("bench row unavailable", "row", s.ID, "err", err)
 			missing = append(missing, MissingRow{ID: s.ID, Reason: err.Error()})
@@ -168,11 +182,34 @@ func runRounds(ctx context.Context, cfg Config, live []*instance, wls []workload
 	return samples, failures, nil
 }
 
-// runOne runs w on in under a deadline generous enough for any sane machine.
-func runOne(ctx context.Context, w workload, in *instance, p params) (sample, error) {
+// runOne runs w on in under a deadline generous enough for any sane
+// machine, with pprof labels naming the row and workload.
+func runOne(ctx context.Context, w workload, in *instance, p params) (s sample, err error) {
 	ctx, cancel := context.WithTimeout(ctx, 20*p.duration+2*time.Minute)
 	defer cancel()
-	return w.run(ctx, in, p)
+	pprof.Do(ctx, pprof.Labels("row", in.row.ID, "workload", w.ID), func(ctx context.Context) {
+		s, err = w.run(ctx, in, p)
+	})
+	return s, err
+}
+
+// startCPUProfile starts a CPU profile into path ("" does nothing) and
+// returns the function that stops it and closes the file.
+func startCPUProfile(path string) (func() error, error) {
+	if path == "" {
+		return func() error { return nil }, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("podwire/bench: create CPU profile %s: %w; check the directory is writable", path, err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		return nil, errors.Join(fmt.Errorf("podwire/bench: start CPU profile: %w", err), f.Close())
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		return f.Close()
+	}, nil
 }
 
 // buildReport aggregates the samples into results, ratios and targets.
