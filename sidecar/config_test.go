@@ -1,7 +1,9 @@
 package sidecar
 
 import (
+	"crypto/x509"
 	"errors"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -159,5 +161,47 @@ func TestParseAllow(t *testing.T) {
 		if got := err == nil; got != tt.ok {
 			t.Errorf("parseAllow(%q) ok = %v (err %v), want %v", tt.in, got, err, tt.ok)
 		}
+	}
+}
+
+func TestPolicy(t *testing.T) {
+	leaf := func(uri string, dns ...string) *x509.Certificate {
+		c := &x509.Certificate{DNSNames: dns}
+		if uri != "" {
+			u, err := url.Parse(uri)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.URIs = []*url.URL{u}
+		}
+		return c
+	}
+	tests := []struct {
+		name  string
+		allow []string
+		leaf  *x509.Certificate
+		want  bool
+	}{
+		{"empty admits any", nil, leaf("spiffe://a/b"), true},
+		{"no certificate", nil, nil, false},
+		{"spiffe exact", []string{"spiffe://td/sa/purchase"}, leaf("spiffe://td/sa/purchase"), true},
+		{"spiffe other", []string{"spiffe://td/sa/purchase"}, leaf("spiffe://td/sa/purchaser"), false},
+		{"dns exact", []string{"dns:purchase.shop.svc"}, leaf("", "purchase.shop.svc"), true},
+		{"dns case", []string{"dns:Purchase.shop.svc"}, leaf("", "purchase.SHOP.svc"), true},
+		{"dns wildcard one label", []string{"dns:*.shop.svc"}, leaf("", "purchase.shop.svc"), true},
+		{"dns wildcard two labels", []string{"dns:*.shop.svc"}, leaf("", "a.purchase.shop.svc"), false},
+		{"dns wildcard apex", []string{"dns:*.shop.svc"}, leaf("", "shop.svc"), false},
+		{"second entry", []string{"dns:x", "spiffe://td/sa/p"}, leaf("spiffe://td/sa/p"), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := newPolicy(tt.allow)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := p.allows(tt.leaf); got != tt.want {
+				t.Errorf("allows = %v, want %v", got, tt.want)
+			}
+		})
 	}
 }

@@ -37,7 +37,7 @@ type Sidecar struct {
 	policies  map[string]policy // by service name; immutable after New
 	upFlows   map[string]*flow  // by upstream name; immutable after New
 	pool      *mux.Pool
-	start     time.Time
+	started   atomic.Int64 // unix nanos of Start; 0 before
 
 	starting atomic.Bool // Start was called
 	draining atomic.Bool // Shutdown began: not ready, no new accepts
@@ -194,7 +194,7 @@ func (s *Sidecar) Start(ctx context.Context) error {
 	if !s.starting.CompareAndSwap(false, true) {
 		return errors.New("podwire/sidecar: Start called twice; make a new Sidecar")
 	}
-	s.start = time.Now()
+	s.started.Store(time.Now().UnixNano())
 	if err := s.bind(ctx); err != nil {
 		s.Close()
 		return err
@@ -384,6 +384,9 @@ func (s *Sidecar) Close() error {
 	}
 	for _, c := range conns {
 		c.Close()
+	}
+	if s.givenLn != nil {
+		s.givenLn.Close() // not adopted if Start was never called or no services
 	}
 	s.pool.Close()
 	if adm != nil {

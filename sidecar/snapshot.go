@@ -63,8 +63,8 @@ func (s *Sidecar) Snapshot() Snapshot {
 		Ready: reason == "", NotReady: reason, Draining: s.draining.Load(),
 		SocketDir: s.cfg.SocketDir, Listeners: []ListenerInfo{}, Sessions: []SessionInfo{}, Upstreams: []FlowInfo{},
 	}
-	if !s.start.IsZero() {
-		snap.UptimeSecs = time.Since(s.start).Seconds()
+	if ns := s.started.Load(); ns != 0 {
+		snap.UptimeSecs = time.Since(time.Unix(0, ns)).Seconds()
 	}
 	s.mu.Lock()
 	if s.admin != nil {

@@ -1,0 +1,101 @@
+package sidecar
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+)
+
+// bareTLS serves the health service over gRPC+mTLS on loopback (ALPN h2)
+// with inventory's certificate and returns a client presenting purchase's.
+func bareTLS(b *testing.B, pki testPKI) *grpc.ClientConn {
+	b.Helper()
+	f := pki.files("inventory")
+	cert, err := tls.LoadX509KeyPair(f.Cert, f.Key)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ccfg := pki.clientTLS(b, "purchase", "inventory")
+	scfg := &tls.Config{MinVersion: tls.VersionTLS13, Certificates: []tls.Certificate{cert}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: ccfg.RootCAs}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := grpc.NewServer(grpc.Creds(credentials.NewTLS(scfg)))
+	healthpb.RegisterHealthServer(srv, health.NewServer())
+	var wg sync.WaitGroup
+	wg.Go(func() { srv.Serve(ln) })
+	b.Cleanup(func() {
+		srv.Stop()
+		wg.Wait()
+	})
+	ccfg.NextProtos = nil // grpc sets h2
+	cc, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(credentials.NewTLS(ccfg)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { cc.Close() })
+	return cc
+}
+
+// BenchmarkUnaryPairVsBareTLS measures one unary health Check at a time
+// through app → sidecar → mux/mTLS → sidecar → app, interleaved call by
+// call with the same call over bare gRPC+mTLS in the same run, and reports
+// both p50s and their ratio (the target is pair/bare <= 1.6).
+func BenchmarkUnaryPairVsBareTLS(b *testing.B) {
+	p := newPair(b, pairOpts{})
+	waitReady(b, p.a)
+	pair := healthpb.NewHealthClient(p.dialApp(b))
+	bare := healthpb.NewHealthClient(bareTLS(b, p.pki))
+	ctx := context.Background()
+	req := &healthpb.HealthCheckRequest{}
+	for range 200 { // warm both paths: connections, HTTP/2 windows, pools
+		if _, err := pair.Check(ctx, req); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := bare.Check(ctx, req); err != nil {
+			b.Fatal(err)
+		}
+	}
+	pairLat := make([]time.Duration, 0, b.N)
+	bareLat := make([]time.Duration, 0, b.N)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		if _, err := pair.Check(ctx, req); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		if _, err := bare.Check(ctx, req); err != nil {
+			b.Fatal(err)
+		}
+		pairLat = append(pairLat, t1.Sub(t0))
+		bareLat = append(bareLat, time.Since(t1))
+	}
+	b.StopTimer()
+	pp, bp := percentile(pairLat, 50), percentile(bareLat, 50)
+	b.ReportMetric(float64(pp.Microseconds()), "pair-p50-µs")
+	b.ReportMetric(float64(bp.Microseconds()), "bare-p50-µs")
+	b.ReportMetric(float64(percentile(pairLat, 99).Microseconds()), "pair-p99-µs")
+	b.ReportMetric(float64(percentile(bareLat, 99).Microseconds()), "bare-p99-µs")
+	b.ReportMetric(float64(pp)/float64(bp), "pair/bare-p50")
+}
+
+// percentile returns the q-th percentile of d (sorted in place).
+func percentile(d []time.Duration, q int) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	slices.Sort(d)
+	return d[(len(d)-1)*q/100]
+}
