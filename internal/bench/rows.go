@@ -114,3 +114,6 @@ func RowIDs() []string {
 	}
 	return ids
 }
+
+// discardLogger is the logger used when none is configured.
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

@@ -25,7 +25,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	logger := cfg.Logger
 	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
+		logger = discardLogger()
 	}
 	specs, wls := selectRows(cfg.Rows), selectWorkloads(cfg.Workloads)
 	if len(specs) == 0 {

@@ -1,0 +1,88 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/types/known/wrapperspb"
+)
+
+// TestEveryRowStartsServesAndCleansUp starts each row on its own, proves
+// it carries traffic, closes it, and checks nothing is left in its socket
+// dir; goleak in TestMain catches goroutines a row leaves behind. A row
+// whose code is not in this build must say so with errUnavailable.
+func TestEveryRowStartsServesAndCleansUp(t *testing.T) {
+	dir := t.TempDir()
+	pk, err := newPKI(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, spec := range allRows() {
+		t.Run(spec.ID, func(t *testing.T) {
+			rowDir := filepath.Join(dir, spec.ID)
+			if err := os.Mkdir(rowDir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			in, err := spec.start(ctx, &env{dir: rowDir, pki: pk, logger: discardLogger()})
+			if errors.Is(err, errUnavailable) {
+				t.Logf("row %s reports itself unavailable: %v", spec.ID, err)
+				return
+			}
+			if err != nil {
+				t.Fatalf("start %s: %v", spec.ID, err)
+			}
+			if err := exercise(ctx, in); err != nil {
+				t.Errorf("%s carries no traffic: %v", spec.ID, err)
+			}
+			if err := in.close(); err != nil {
+				t.Errorf("close %s: %v", spec.ID, err)
+			}
+			if left := socketsIn(t, rowDir); len(left) > 0 {
+				t.Errorf("%s left sockets behind: %v", spec.ID, left)
+			}
+		})
+	}
+}
+
+// exercise sends one ping (raw rows) or one unary call and one ping-pong.
+func exercise(ctx context.Context, in *instance) error {
+	if in.rawConn != nil {
+		return rawPing(in.rawConn, make([]byte, smallPayload), make([]byte, smallPayload))
+	}
+	if err := callUnary(ctx, in.conn, make([]byte, smallPayload)); err != nil {
+		return err
+	}
+	s, err := openPingPong(ctx, in.conn)
+	if err != nil {
+		return err
+	}
+	if err := pingOnce(s, wrapperspb.Bytes(make([]byte, smallPayload)), new(wrapperspb.BytesValue)); err != nil {
+		return err
+	}
+	return closePingPong(s)
+}
+
+func socketsIn(t testing.TB, dir string) []string {
+	t.Helper()
+	var socks []string
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type()&fs.ModeSocket != 0 {
+			socks = append(socks, path)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("walk %s: %v", dir, err)
+	}
+	return socks
+}
