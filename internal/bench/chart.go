@@ -135,6 +135,23 @@ func (r *Report) panels() []panel {
 		}
 		return pn, true
 	}
+	var out []panel
+	for _, c := range chartSpecs() {
+		if pn, found := build(c.pn, c.specs...); found {
+			out = append(out, pn)
+		}
+	}
+	return out
+}
+
+// chartSpec is a panel to draw when any row produced its workloads.
+type chartSpec struct {
+	pn    panel
+	specs []seriesSpec
+}
+
+// chartSpecs lists the panels of the chart, in reading order.
+func chartSpecs() []chartSpec {
 	ladder := func(wl string) []seriesSpec {
 		return []seriesSpec{
 			{"p50", wl, func(x Result) float64 { return x.P50US }},
@@ -144,10 +161,7 @@ func (r *Report) panels() []panel {
 		}
 	}
 	rps := func(x Result) float64 { return x.RPS }
-	candidates := []struct {
-		pn    panel
-		specs []seriesSpec
-	}{
+	return []chartSpec{
 		{panel{title: "unary 64 B, 1 caller: latency by percentile (lower is better)", yLabel: "µs (log)", style: styleLadder}, ladder("unary_c1")},
 		{panel{title: "ping-pong 64 B on one stream (raw = socket floor): latency (lower is better)", yLabel: "µs (log)", style: styleLadder}, ladder("pingpong")},
 		{panel{title: "unary 64 B: throughput (higher is better)", yLabel: "RPC/s", style: styleBars}, []seriesSpec{
@@ -159,13 +173,6 @@ func (r *Report) panels() []panel {
 		{panel{title: "idle channel, heap per channel, both ends (lower is better)", yLabel: "KiB", style: styleBars}, []seriesSpec{
 			{"KiB", "idle_mem", func(x Result) float64 { return x.HeapBytesPerUnit / 1024 }}}},
 	}
-	var out []panel
-	for _, c := range candidates {
-		if pn, found := build(c.pn, c.specs...); found {
-			out = append(out, pn)
-		}
-	}
-	return out
 }
 
 // panelStyle is how a panel draws its series.

@@ -13,13 +13,19 @@ import (
 
 // Machine describes where the run happened; it heads the report.
 type Machine struct {
-	CPUs       int    `json:"cpus"`
-	CPUModel   string `json:"cpu_model"`
-	GOMAXPROCS int    `json:"gomaxprocs"`
-	GoVersion  string `json:"go_version"`
-	OS         string `json:"os"`
-	Arch       string `json:"arch"`
-	Date       string `json:"date"`
+	// CPUs is runtime.NumCPU: the logical CPUs the process may use.
+	CPUs int `json:"cpus"`
+	// CPUModel is the first model name in /proc/cpuinfo, "unknown" elsewhere.
+	CPUModel string `json:"cpu_model"`
+	// GOMAXPROCS is the Go scheduler's parallelism during the run.
+	GOMAXPROCS int `json:"gomaxprocs"`
+	// GoVersion is runtime.Version of the benchmark binary.
+	GoVersion string `json:"go_version"`
+	// OS and Arch are runtime.GOOS and runtime.GOARCH.
+	OS   string `json:"os"`
+	Arch string `json:"arch"`
+	// Date is when the run started, RFC 3339 in UTC.
+	Date string `json:"date"`
 }
 
 // readMachine gathers the machine header; the CPU model comes from

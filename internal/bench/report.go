@@ -22,6 +22,7 @@ type Report struct {
 }
 
 // Method records how the run was made so a reader can repeat it.
+// Its fields mirror Config; ElapsedS is the wall time of the whole run.
 type Method struct {
 	Mode         string  `json:"mode"`
 	Rounds       int     `json:"rounds"`
@@ -37,14 +38,19 @@ type Method struct {
 
 // MissingRow is a row that did not run.
 type MissingRow struct {
-	ID     string `json:"id"`
+	// ID is the row id, e.g. "sidecar".
+	ID string `json:"id"`
+	// Reason says why: its code is not in this build, or it failed to start.
 	Reason string `json:"reason"`
 }
 
 // WorkloadInfo names a workload and its headline figure.
 type WorkloadInfo struct {
-	ID       string `json:"id"`
-	Title    string `json:"title"`
+	// ID is the workload id used in Result.Workload, e.g. "unary_c1".
+	ID string `json:"id"`
+	// Title says what the workload does.
+	Title string `json:"title"`
+	// Headline names the figure that spread and the ratios use.
 	Headline string `json:"headline"`
 }
 

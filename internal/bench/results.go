@@ -5,18 +5,23 @@ package bench
 // to the workload are zero and left out of the JSON.
 type Result struct {
 	// ID is "<row>/<workload>", unique in a report.
-	ID        string `json:"id"`
+	ID string `json:"id"`
+	// Row, Family and Transport describe the row (see Row).
 	Row       string `json:"row"`
 	Family    Family `json:"family"`
 	Transport string `json:"transport"`
-	Workload  string `json:"workload"`
+	// Workload is the workload id, e.g. "unary_c1".
+	Workload string `json:"workload"`
 
+	// P50US .. P999US are latency percentiles in microseconds.
 	P50US  float64 `json:"p50_us,omitempty"`
 	P90US  float64 `json:"p90_us,omitempty"`
 	P99US  float64 `json:"p99_us,omitempty"`
 	P999US float64 `json:"p999_us,omitempty"`
-	RPS    float64 `json:"rps,omitempty"`
-	MiBS   float64 `json:"mib_s,omitempty"`
+	// RPS is operations per second (RPCs, ping-pongs or setups).
+	RPS float64 `json:"rps,omitempty"`
+	// MiBS is payload throughput in MiB/s (bulk).
+	MiBS float64 `json:"mib_s,omitempty"`
 	// AllocsOp and BytesOp count both ends (client and server share the
 	// process); nil for the memory workloads, which do not measure them.
 	AllocsOp *float64 `json:"allocs_op,omitempty"`
