@@ -1,0 +1,131 @@
+package host
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+
+	"github.com/podwire/podwire/transport"
+)
+
+// Service is what a sample service hands to Run.
+type Service struct {
+	// HealthName is the full gRPC service name reported by grpc.health.v1
+	// besides the overall "" entry, e.g. "podwire.inventory.v1.InventoryService".
+	HealthName string
+	// Register registers the service's handlers.
+	Register func(grpc.ServiceRegistrar)
+	// Shutdown, if set, is called when the stop begins, before
+	// GracefulStop, to end streams that never end on their own.
+	Shutdown func(context.Context) error
+}
+
+// Addrs are where a running service can be reached.
+type Addrs struct {
+	Socket string   // the Unix socket path
+	TLS    net.Addr // the TLS listener, nil without TLSListen
+	Admin  net.Addr // the admin endpoint, nil without AdminAddr
+}
+
+// Run serves svc as cfg says until ctx ends, then stops gracefully: health
+// turns NOT_SERVING and /readyz fails, svc.Shutdown runs, in-flight RPCs
+// get up to cfg.ShutdownTimeout, and the socket file is removed. reg
+// receives the RPC, Go, process and transport metrics; ready, if not nil,
+// is called once with the bound addresses when the service accepts RPCs.
+// Run returns nil after a stop caused by ctx.
+func Run(ctx context.Context, cfg Config, reg *prometheus.Registry, svc Service, ready func(Addrs)) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	m, err := newRPCMetrics(reg)
+	if err != nil {
+		return fmt.Errorf("podwire/host: register metrics: %w", err)
+	}
+	sopts, err := transport.ServerOptions(transport.WithAllow(cfg.Allow...), transport.WithServerLogger(log))
+	if err != nil {
+		return err
+	}
+	gs := grpc.NewServer(append(sopts, grpc.ChainUnaryInterceptor(m.unary), grpc.ChainStreamInterceptor(m.stream))...)
+	svc.Register(gs)
+	hs := health.NewServer()
+	healthpb.RegisterHealthServer(gs, hs)
+	reflection.Register(gs)
+
+	lis, err := transport.Listen(ctx, transport.ListenConfig{
+		Service: cfg.Service, SocketDir: cfg.SocketDir, TLSAddr: cfg.TLSListen,
+		CertFile: cfg.CertFile, KeyFile: cfg.KeyFile, CAFile: cfg.CAFile, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	defer lis.Close()
+	var isReady atomic.Bool
+	addrs := Addrs{Socket: lis.SocketPath(), TLS: lis.TLSAddr()}
+	if cfg.AdminAddr != "" {
+		a, err := startAdmin(cfg.AdminAddr, reg, &isReady, log)
+		if err != nil {
+			return fmt.Errorf("podwire/host: admin endpoint %s: %w", cfg.AdminAddr, err)
+		}
+		defer a.close(context.Background())
+		addrs.Admin = a.Addr()
+	}
+	served := make(chan error, 1)
+	go func() { served <- gs.Serve(lis) }()
+	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	hs.SetServingStatus(svc.HealthName, healthpb.HealthCheckResponse_SERVING)
+	isReady.Store(true)
+	log.Info("serving", "service", cfg.Service, "socket", addrs.Socket, "tls", addrs.TLS, "admin", addrs.Admin)
+	if ready != nil {
+		ready(addrs)
+	}
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-served:
+		served <- serveErr
+	}
+	isReady.Store(false)
+	hs.Shutdown()
+	stop(gs, svc, cfg, log)
+	if err := <-served; serveErr == nil && err != nil {
+		serveErr = err
+	}
+	log.Info("stopped", "service", cfg.Service)
+	return serveErr
+}
+
+// stop drains gs within cfg.ShutdownTimeout, then cuts it off.
+func stop(gs *grpc.Server, svc Service, cfg Config, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout())
+	defer cancel()
+	if svc.Shutdown != nil {
+		if err := svc.Shutdown(ctx); err != nil {
+			log.Warn("service shutdown", "service", cfg.Service, "err", err)
+		}
+	}
+	done := make(chan struct{})
+	go func() {
+		gs.GracefulStop()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		log.Warn("graceful stop timed out; cutting off in-flight RPCs", "service", cfg.Service, "timeout", cfg.shutdownTimeout())
+		gs.Stop()
+		<-done
+	}
+}
