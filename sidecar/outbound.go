@@ -5,7 +5,9 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"os"
 	"time"
 
 	"github.com/podwire/podwire/mux"
@@ -43,10 +45,44 @@ func (s *Sidecar) acceptOutbound(u Upstream, ln net.Listener) {
 	}
 }
 
+// firstByteWait is how long an app connection may stay silent before the
+// sidecar opens its stream anyway. Client-first protocols (gRPC sends the
+// HTTP/2 preface at once) pay nothing; a connection closed before sending
+// anything (a liveness probe of the socket, as `podwire status` and the
+// SDK's co-location check do) opens no stream at all; a server-first
+// protocol waits this long once per connection.
+const firstByteWait = 100 * time.Millisecond
+
+// readFirst reads the app's first bytes into buf, waiting up to
+// firstByteWait. probe is true when the app closed without sending.
+func readFirst(app net.Conn, buf []byte) (n int, probe bool, err error) {
+	app.SetReadDeadline(time.Now().Add(firstByteWait))
+	n, err = app.Read(buf)
+	app.SetReadDeadline(time.Time{})
+	switch {
+	case n > 0:
+		return n, false, nil
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return 0, false, nil
+	case errors.Is(err, io.EOF):
+		return 0, true, nil
+	}
+	return 0, false, err
+}
+
 // proxyOutbound opens a stream to the upstream for one app connection and
 // copies both ways. If the stream cannot be opened the app connection is
 // closed (the app's gRPC client sees UNAVAILABLE and retries).
 func (s *Sidecar) proxyOutbound(u Upstream, app net.Conn) {
+	bp := bufPool.Get().(*[]byte)
+	n, probe, err := readFirst(app, *bp)
+	first := append([]byte(nil), (*bp)[:n]...)
+	bufPool.Put(bp)
+	if probe || err != nil {
+		s.log.Debug("app connection closed before sending; no stream opened", "upstream", u.Name, "err", err)
+		app.Close()
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.DialTimeout)
 	st, err := s.pool.DialService(ctx, u.Address, &wirev1.StreamHeader{
 		Version: mux.HeaderVersion,
@@ -65,13 +101,23 @@ func (s *Sidecar) proxyOutbound(u Upstream, app net.Conn) {
 		app.Close()
 		return
 	}
+	if len(first) > 0 {
+		if _, err := st.Write(first); err != nil {
+			s.m.refusals.WithLabelValues("outbound", "write").Inc()
+			st.Close()
+			app.Close()
+			return
+		}
+	}
 	f := s.upFlows[u.Name]
+	f.tx.Add(int64(len(first)))
 	s.m.streamsTotal.WithLabelValues("outbound", u.Name).Inc()
 	g := s.m.streams.WithLabelValues("outbound", u.Name)
 	g.Inc()
 	defer g.Dec()
 	tx := s.m.bytes.WithLabelValues("outbound", u.Name, "tx")
 	rx := s.m.bytes.WithLabelValues("outbound", u.Name, "rx")
+	tx.Add(float64(len(first)))
 	pipe(app, st, func(toPeer bool, n int) {
 		if toPeer {
 			f.tx.Add(int64(n))

@@ -416,3 +416,48 @@ func TestSocketInUse(t *testing.T) {
 		t.Error("socket file still accepts after Close")
 	}
 }
+
+// TestProbeOpensNoStream: connecting to an upstream socket and closing it
+// without sending (a liveness probe) opens no stream to the peer, so B
+// logs and counts nothing.
+func TestProbeOpensNoStream(t *testing.T) {
+	p := newPair(t, pairOpts{rawEcho: true})
+	waitReady(t, p.a)
+	for range 10 {
+		if !probeLive(context.Background(), filepath.Join(p.dirA, "inventory.sock")) {
+			t.Fatal("upstream socket not live")
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	if got := counterValue(t, p.a, "podwire_sidecar_streams_total", "direction", "outbound"); got != 0 {
+		t.Errorf("outbound streams after 10 probes = %v, want 0", got)
+	}
+}
+
+// TestServerFirstProtocol: an app that waits for the server to speak
+// still gets its stream after firstByteWait.
+func TestServerFirstProtocol(t *testing.T) {
+	p := newPair(t, pairOpts{rawEcho: true})
+	waitReady(t, p.a)
+	c, err := net.Dial("unix", filepath.Join(p.dirA, "inventory.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	time.Sleep(2 * firstByteWait) // silent: the stream opens anyway
+	deadline := time.Now().Add(5 * time.Second)
+	for counterValue(t, p.a, "podwire_sidecar_streams_total", "direction", "outbound") < 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("no stream opened for a silent app connection")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Write([]byte("late")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4)
+	if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "late" {
+		t.Fatalf("echo = %q, %v; want late", buf, err)
+	}
+}
