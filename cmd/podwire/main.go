@@ -29,6 +29,7 @@ func commands() []command {
 		{"bench", "compare UDS, TCP, TLS, mux+TLS and the sidecar against bare grpc-go", runBench},
 		{"certs", "write a dev CA and per-service mTLS certificates", runCerts},
 		{"demo", "run inventory and purchase locally and place a batch of orders", runDemo},
+		{"serve", "run a sample service: podwire serve inventory|purchase", runServe},
 		{"sidecar", "run the pod sidecar: app Unix sockets <-> mTLS mux to peer sidecars", runSidecar},
 		{"status", "show podwire sockets, listeners, sessions and peers (like netstat)", runStatus},
 		{"version", "print the podwire version", runVersion},

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/peterbourgon/ff/v3"
+
+	"github.com/podwire/podwire/services/host"
+	"github.com/podwire/podwire/services/inventory"
+	"github.com/podwire/podwire/services/purchase"
+)
+
+// serveRunners maps `podwire serve <name>` to the service's Run.
+var serveRunners = map[string]func(context.Context, host.Config, func(host.Addrs)) error{
+	inventory.ServiceName: inventory.Run,
+	purchase.ServiceName:  purchase.Run,
+}
+
+// listFlag is a repeatable flag that also takes comma-separated lists.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+func (l *listFlag) Set(v string) error {
+	for _, e := range strings.Split(v, ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			*l = append(*l, e)
+		}
+	}
+	return nil
+}
+
+// runServe parses `podwire serve inventory|purchase [flags]` (with
+// PODWIRE_* environment equivalents) and runs the service until ctx ends.
+func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg host.Config
+	var allow listFlag
+	fs.StringVar(&cfg.SocketDir, "socket-dir", "", "directory of <service>.sock sockets (default /run/podwire)")
+	fs.StringVar(&cfg.TLSListen, "tls-listen", "", "also serve TCP+TLS on host:port")
+	fs.StringVar(&cfg.CertFile, "tls-cert", "", "PEM certificate for TLS (serving, and reaching remote peers)")
+	fs.StringVar(&cfg.KeyFile, "tls-key", "", "PEM private key of --tls-cert")
+	fs.StringVar(&cfg.CAFile, "tls-ca", "", "PEM CA bundle that peers' certificates must chain to")
+	fs.Var(&allow, "allow", "allowed callers: uid:N, gid:N, spiffe://..., dns:name (repeatable or comma list; default: own uid and the CA's certificates)")
+	fs.StringVar(&cfg.DataPath, "data", "", "the service's data file (bbolt), e.g. /var/lib/podwire/inventory.db; required")
+	fs.StringVar(&cfg.AdminAddr, "admin", "", "serve /metrics, /healthz, /readyz on this loopback host:port")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	fs.BoolVar(&cfg.Seed, "seed", false, "load demo stock at start (inventory)")
+	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long in-flight RPCs may finish on SIGTERM")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: podwire serve inventory|purchase [flags]   (every flag also reads PODWIRE_<FLAG>, e.g. PODWIRE_SOCKET_DIR)")
+		fs.PrintDefaults()
+	}
+	name := ""
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		name, args = args[0], args[1:]
+	}
+	if err := ff.Parse(fs, args, ff.WithEnvVarPrefix("PODWIRE")); err != nil {
+		return err
+	}
+	if name == "" && fs.NArg() > 0 {
+		name = fs.Arg(0)
+	}
+	run, ok := serveRunners[name]
+	if !ok || fs.NArg() > 1 || (fs.NArg() == 1 && fs.Arg(0) != name) {
+		return fmt.Errorf("%w: podwire serve inventory|purchase [flags]; got %q", errUsage, append([]string{name}, fs.Args()...))
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("%w: --log-level %q: use debug, info, warn or error", errUsage, *logLevel)
+	}
+	cfg.Allow = allow
+	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	return run(ctx, cfg, nil)
+}
