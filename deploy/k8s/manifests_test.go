@@ -238,11 +238,38 @@ func checkDeployment(t *testing.T, r *rendered, d *appsv1.Deployment) {
 		t.Errorf("sidecar config does not admit service %q inbound", d.Name)
 	}
 
+	checkData(t, spec, app, cfg)
 	checkPorts(t, r, d, sc, cfg)
 	checkProbes(t, sc, cfg)
 	checkTLS(t, spec, sc, cfg)
 	checkGrace(t, spec, app, cfg)
 	checkSecurity(t, spec)
+}
+
+// checkData: the app's --data file is on a writable volume of its own
+// (the root filesystem is read-only), not in the shared socket dir.
+func checkData(t *testing.T, spec corev1.PodSpec, app corev1.Container, cfg sidecar.Config) {
+	var data string
+	for _, a := range app.Args {
+		if v, ok := strings.CutPrefix(a, "--data="); ok {
+			data = v
+		}
+	}
+	if data == "" {
+		t.Fatalf("app args %q have no --data=FILE", app.Args)
+	}
+	v := volumeAt(t, spec, app, data)
+	if v.EmptyDir == nil && v.PersistentVolumeClaim == nil {
+		t.Errorf("--data %s is on volume %q, neither an emptyDir nor a PVC", data, v.Name)
+	}
+	if v.Name == volumeAt(t, spec, app, cfg.SocketDir).Name {
+		t.Errorf("--data %s shares the socket volume %q", data, v.Name)
+	}
+	for _, m := range app.VolumeMounts {
+		if m.Name == v.Name && m.ReadOnly {
+			t.Errorf("--data volume %q is mounted read-only", v.Name)
+		}
+	}
 }
 
 // checkPorts: the sidecar's container port is listen's port, and the
