@@ -85,7 +85,7 @@ func (s *Sidecar) serveConn(raw net.Conn) {
 		s.mu.Unlock()
 		s.m.sessions.WithLabelValues("inbound").Dec()
 		sess.Close()
-		s.log.Info("inbound session ended", "peer", in.peer.String(), "remote", in.remote, "age", time.Since(in.start).Round(time.Millisecond))
+		s.log.Info("inbound session ended", "peer", in.peer.String(), "remote", in.remote, "age", time.Since(in.start).Round(time.Millisecond).String())
 	}()
 	for {
 		c, err := sess.Accept()

@@ -36,7 +36,7 @@ func Run(ctx context.Context, cfg Config, opts ...Option) error {
 	case <-s.Done():
 		return errors.New("podwire/sidecar: stopped unexpectedly")
 	}
-	s.log.Info("stop requested: draining", "drain_timeout", cfg.DrainTimeout)
+	s.log.Info("stop requested: draining", "drain_timeout", cfg.DrainTimeout.String())
 	dctx, cancel := context.WithTimeout(context.Background(), cfg.DrainTimeout)
 	defer cancel()
 	drained := make(chan error, 1)
