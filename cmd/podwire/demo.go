@@ -2,15 +2,36 @@ package main
 
 import (
 	"context"
-	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+
+	"github.com/peterbourgon/ff/v3"
+
+	"github.com/podwire/podwire/services/demo"
 )
 
-// runDemo is the main job. The sample services land with issue 5; until
-// then it says what is coming and fails, as the foundation issue asks.
-func runDemo(_ context.Context, _ []string, stdout, _ io.Writer) error {
-	fmt.Fprintln(stdout, "podwire demo is coming: it will start the inventory and purchase sample services")
-	fmt.Fprintln(stdout, "on Unix sockets in a temp dir, place a batch of orders, and print what happened.")
-	return errors.New("not available in this build yet (tracked as issue 5, sample services)")
+// runDemo is the main job: `podwire demo [--orders N] [--concurrency C]
+// [--keep]`, with PODWIRE_ORDERS, PODWIRE_CONCURRENCY and PODWIRE_KEEP as
+// environment equivalents.
+func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg := demo.DefaultConfig()
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.IntVar(&cfg.Orders, "orders", cfg.Orders, "orders to place")
+	fs.IntVar(&cfg.Concurrency, "concurrency", cfg.Concurrency, "orders in flight at once")
+	fs.BoolVar(&cfg.Keep, "keep", false, "leave both services running and print how to reach them")
+	verbose := fs.Bool("v", false, "log progress to stderr")
+	if err := ff.Parse(fs, args, ff.WithEnvVarPrefix("PODWIRE")); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: podwire demo takes no arguments, got %q", errUsage, fs.Args())
+	}
+	cfg.Out = stdout
+	if *verbose {
+		cfg.Logger = slog.New(slog.NewTextHandler(stderr, nil))
+	}
+	return demo.Run(ctx, cfg)
 }
