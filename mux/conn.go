@@ -37,6 +37,8 @@ type wireConn struct {
 
 	lastRead atomic.Int64          // unix nanos of the last Read that returned bytes
 	readErr  atomic.Pointer[error] // first Read error: why the session died
+	bytesIn  atomic.Uint64
+	bytesOut atomic.Uint64
 
 	held []byte // a data-frame header waiting for its body (send goroutine only)
 	buf  []byte // reusable header+body buffer (send goroutine only)
@@ -54,6 +56,7 @@ func (w *wireConn) Read(p []byte) (int, error) {
 	n, err := w.Conn.Read(p)
 	if n > 0 {
 		w.lastRead.Store(time.Now().UnixNano())
+		w.bytesIn.Add(uint64(n))
 		w.metrics.BytesIn(n)
 	}
 	if err != nil {
@@ -97,6 +100,7 @@ func (w *wireConn) write(p []byte) (int, error) {
 	}
 	n, err := w.Conn.Write(p)
 	if n > 0 {
+		w.bytesOut.Add(uint64(n))
 		w.metrics.BytesOut(n)
 	}
 	return n, err

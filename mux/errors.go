@@ -137,6 +137,7 @@ const (
 	codeResourceExhausted  uint32 = 8
 	codeFailedPrecondition uint32 = 9
 	codeAborted            uint32 = 10
+	codeUnimplemented      uint32 = 12
 	codeUnavailable        uint32 = 14
 	codeUnauthenticated    uint32 = 16
 )

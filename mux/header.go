@@ -258,10 +258,17 @@ func truncate(s string, n int) string {
 // deadline). A refusal is a *RefusedError; the returned stream carries the
 // payload h named.
 func (s *Session) DialService(ctx context.Context, h *wirev1.StreamHeader) (net.Conn, error) {
+	return s.dialService(ctx, h, false)
+}
+
+func (s *Session) dialService(ctx context.Context, h *wirev1.StreamHeader, reserved bool) (net.Conn, error) {
 	if err := ValidateHeader(h); err != nil {
+		if reserved {
+			s.unreserve()
+		}
 		return nil, err
 	}
-	c, err := s.Open(ctx)
+	c, err := s.open(ctx, reserved)
 	if err != nil {
 		return nil, err
 	}

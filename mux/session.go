@@ -40,6 +40,7 @@ type Session struct {
 	draining  bool          // Shutdown or remote GoAway: no new opens
 	outbound  int           // open outbound streams (not yet closed here)
 	inbound   int           // open inbound streams, including the backlog
+	reserved  int           // Pool opens picked for this session, not yet counted
 	idleSince time.Time     // when the stream count last dropped to zero
 	drained   chan struct{} // closed when the count reaches zero during Shutdown
 
@@ -153,6 +154,20 @@ func (s *Session) die(err error) {
 // and a stream that yamux opens afterwards is closed at once. Open does not
 // wait for the peer to accept; DialService does (it waits for the reply).
 func (s *Session) Open(ctx context.Context) (net.Conn, error) {
+	return s.open(ctx, false)
+}
+
+// open is Open; reserved says the caller holds a reservation (tryReserve),
+// which the new stream takes over or which is released on failure.
+func (s *Session) open(ctx context.Context, reserved bool) (net.Conn, error) {
+	ok := false
+	if reserved {
+		defer func() {
+			if !ok {
+				s.unreserve()
+			}
+		}()
+	}
 	if err := s.openable(); err != nil {
 		return nil, err
 	}
@@ -171,7 +186,33 @@ func (s *Session) Open(ctx context.Context) (net.Conn, error) {
 	if err != nil {
 		return nil, s.mapOpenErr(err)
 	}
-	return s.newStream(ys, DirOutbound), nil
+	ok = true
+	return s.newStreamReserved(ys, DirOutbound, reserved), nil
+}
+
+// tryReserve reserves room for one stream if the session has fewer than max
+// streams (counting reservations); it reports the load before reserving.
+func (s *Session) tryReserve(max int) (int, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	load := s.inbound + s.outbound + s.reserved
+	if load >= max || s.draining {
+		return load, false
+	}
+	s.reserved++
+	return load, true
+}
+
+func (s *Session) load() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.inbound + s.outbound + s.reserved
+}
+
+func (s *Session) unreserve() {
+	s.mu.Lock()
+	s.reserved--
+	s.mu.Unlock()
 }
 
 func (s *Session) openable() error {
@@ -358,7 +399,7 @@ func (s *Session) streamDone(dir Direction) {
 func (s *Session) idle() (bool, time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.inbound+s.outbound == 0, s.idleSince
+	return s.inbound+s.outbound+s.reserved == 0, s.idleSince
 }
 
 // isDraining reports whether the session takes no new streams.

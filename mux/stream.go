@@ -37,7 +37,16 @@ var pastDeadline = time.Unix(1, 0)
 
 // newStream wraps ys and counts it as open.
 func (s *Session) newStream(ys *yamux.Stream, dir Direction) *stream {
+	return s.newStreamReserved(ys, dir, false)
+}
+
+// newStreamReserved is newStream that also consumes a Pool reservation, in
+// the same critical section so the session's load never counts it twice.
+func (s *Session) newStreamReserved(ys *yamux.Stream, dir Direction, reserved bool) *stream {
 	s.mu.Lock()
+	if reserved {
+		s.reserved--
+	}
 	if dir == DirInbound {
 		s.inbound++
 	} else {
