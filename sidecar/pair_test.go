@@ -322,76 +322,8 @@ func TestDrainTimeout(t *testing.T) {
 	}
 }
 
-// TestReadiness: A is not ready while its upstream is down and becomes
-// ready when a session to it is up; /readyz says why.
-func TestReadiness(t *testing.T) {
-	pki := newTestPKI(t, "purchase", "inventory")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close() // nothing listens there now
-	cfg := DefaultConfig()
-	cfg.SocketDir, cfg.Admin, cfg.TLS = shortDir(t), "127.0.0.1:0", pki.files("purchase")
-	cfg.Upstreams = []Upstream{{Name: "inventory", Address: addr, ServerName: "inventory"}}
-	a := startSidecar(t, cfg)
-	time.Sleep(200 * time.Millisecond)
-	err = Check(context.Background(), a.AdminAddr(), "readyz", time.Second)
-	if err == nil || !strings.Contains(err.Error(), addr) {
-		t.Errorf("readyz with the upstream down = %v, want not ready naming %s", err, addr)
-	}
-	if err := Check(context.Background(), a.AdminAddr(), "healthz", time.Second); err != nil {
-		t.Errorf("healthz = %v, want ok", err)
-	}
-}
 
-// TestStatus renders the admin snapshot and the socket dir scan.
-func TestStatus(t *testing.T) {
-	p := newPair(t, pairOpts{})
-	waitReady(t, p.a)
-	var buf bytes.Buffer
-	if err := Status(context.Background(), &buf, StatusOptions{Admin: p.a.AdminAddr(), SocketDir: p.dirA}); err != nil {
-		t.Fatal(err)
-	}
-	out := buf.String()
-	for _, want := range []string{
-		filepath.Join(p.dirA, "inventory.sock"), "srw-rw----", "live",
-		"upstream", "inventory", p.b.InboundAddr(), "outbound", "mux+tls", "spiffe://podwire.local/inventory", "ready: yes",
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("status output lacks %q:\n%s", want, out)
-		}
-	}
-	buf.Reset()
-	if err := Status(context.Background(), &buf, StatusOptions{Admin: p.b.AdminAddr()}); err != nil {
-		t.Fatal(err)
-	}
-	if out := buf.String(); !strings.Contains(out, "inbound") || !strings.Contains(out, "spiffe://podwire.local/purchase") {
-		t.Errorf("B status lacks the inbound session from purchase:\n%s", out)
-	}
-}
 
-// TestAdminUnixSocket: admin on unix:<socket dir>/podwire-admin.sock is
-// found by Status with only the socket dir.
-func TestAdminUnixSocket(t *testing.T) {
-	pki := newTestPKI(t, "inventory")
-	dir := shortDir(t)
-	cfg := DefaultConfig()
-	cfg.SocketDir, cfg.Listen, cfg.TLS = dir, "127.0.0.1:0", pki.files("inventory")
-	cfg.Admin = "unix:" + filepath.Join(dir, adminSocketName)
-	cfg.Services = []Service{{Name: "inventory"}}
-	startSidecar(t, cfg)
-	var buf bytes.Buffer
-	if err := Status(context.Background(), &buf, StatusOptions{SocketDir: dir}); err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{"sidecar admin", "SIDECAR unix:" + filepath.Join(dir, adminSocketName), "ready: yes", "inbound"} {
-		if !strings.Contains(buf.String(), want) {
-			t.Errorf("status lacks %q:\n%s", want, buf.String())
-		}
-	}
-}
 
 // TestSocketInUse: a live socket is never stolen; a stale one is replaced.
 func TestSocketInUse(t *testing.T) {
@@ -461,3 +393,4 @@ func TestServerFirstProtocol(t *testing.T) {
 		t.Fatalf("echo = %q, %v; want late", buf, err)
 	}
 }
+
