@@ -3,6 +3,7 @@ package sidecar
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"io"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/podwire/podwire/transport/certs"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
 
@@ -129,5 +131,34 @@ func TestAdminEndpoints(t *testing.T) {
 	}
 	if code, _ := get("/nope"); code != http.StatusNotFound {
 		t.Errorf("/nope = %d, want 404", code)
+	}
+}
+
+// TestCertRotation: new handshakes present rewritten certificate files;
+// the live session keeps working.
+func TestCertRotation(t *testing.T) {
+	p := newPair(t, pairOpts{})
+	waitReady(t, p.a)
+	serial := func() string {
+		t.Helper()
+		c, err := tls.Dial("tcp", p.b.InboundAddr(), p.pki.clientTLS(t, "purchase", "inventory"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		return c.ConnectionState().PeerCertificates[0].SerialNumber.String()
+	}
+	before := serial()
+	if err := certs.Write(p.pki.dir, []string{"inventory"}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(certCheckInterval + 100*time.Millisecond)
+	if after := serial(); after == before {
+		t.Errorf("B presents serial %s after its files were rewritten, want a new one", after)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := healthpb.NewHealthClient(p.dialApp(t)).Check(ctx, &healthpb.HealthCheckRequest{}); err != nil {
+		t.Errorf("call after rotation: %v", err)
 	}
 }

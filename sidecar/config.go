@@ -79,8 +79,10 @@ type Config struct {
 	DialTimeout time.Duration `yaml:"dial_timeout"`
 }
 
-// TLSFiles names the PEM files of the sidecar's identity. They are read
-// once at start; restart the sidecar (a rolling restart) to rotate them.
+// TLSFiles names the PEM files of the sidecar's identity. They are
+// reloaded when they change (checked at most once a second, when a
+// handshake starts), so a renewed Secret takes effect without a restart;
+// live sessions keep the certificates they were made with.
 type TLSFiles struct {
 	// Cert is the PEM certificate chain presented to peers, both as server
 	// and as client. Its URI SAN (SPIFFE ID) or DNS SANs are what peers'

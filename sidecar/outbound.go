@@ -141,8 +141,7 @@ func (s *Sidecar) dialPeer(ctx context.Context, addr string) (net.Conn, error) {
 		s.recordDial(addr, identity{}, err)
 		return nil, fmt.Errorf("dial upstream %s: %w", addr, err)
 	}
-	cfg := s.clientTLS.Clone()
-	cfg.ServerName = s.serverNameFor(addr)
+	cfg := s.certs.clientConfig(s.serverNameFor(addr))
 	tc := tls.Client(raw, cfg)
 	if err := tc.HandshakeContext(ctx); err != nil {
 		raw.Close()

@@ -32,8 +32,8 @@ type Sidecar struct {
 	m         *metrics
 	muxCfg    mux.Config
 	givenLn   net.Listener // from WithInboundListener, or nil
+	certs     *certStore
 	serverTLS *tls.Config
-	clientTLS *tls.Config
 	policies  map[string]policy // by service name; immutable after New
 	upFlows   map[string]*flow  // by upstream name; immutable after New
 	pool      *mux.Pool
@@ -123,9 +123,11 @@ func New(cfg Config, opts ...Option) (*Sidecar, error) {
 		peerIDs: map[string]identity{}, dialErrs: map[string]error{},
 		givenLn: o.inLn,
 	}
-	if err := s.loadTLS(); err != nil {
+	certs, err := newCertStore(cfg.TLS, s.log)
+	if err != nil {
 		return nil, err
 	}
+	s.certs, s.serverTLS = certs, certs.serverConfig()
 	for _, svc := range cfg.Services {
 		p, err := newPolicy(svc.Allow)
 		if err != nil {
@@ -155,36 +157,6 @@ func New(cfg Config, opts ...Option) (*Sidecar, error) {
 	}
 	s.pool = pool
 	return s, nil
-}
-
-// loadTLS reads the PEM files into the server and client TLS configs.
-func (s *Sidecar) loadTLS() error {
-	cert, err := tls.LoadX509KeyPair(s.cfg.TLS.Cert, s.cfg.TLS.Key)
-	if err != nil {
-		return fmt.Errorf("load tls.cert %s and tls.key %s: %w (give a PEM certificate and its matching key)", s.cfg.TLS.Cert, s.cfg.TLS.Key, err)
-	}
-	caPEM, err := os.ReadFile(s.cfg.TLS.CA)
-	if err != nil {
-		return fmt.Errorf("read tls.ca: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(caPEM) {
-		return fmt.Errorf("tls.ca %s holds no PEM certificate; give the CA bundle that signs the peers", s.cfg.TLS.CA)
-	}
-	s.serverTLS = &tls.Config{
-		MinVersion:   tls.VersionTLS13,
-		Certificates: []tls.Certificate{cert},
-		ClientAuth:   tls.RequireAndVerifyClientCert,
-		ClientCAs:    pool,
-		NextProtos:   []string{ALPN},
-	}
-	s.clientTLS = &tls.Config{
-		MinVersion:   tls.VersionTLS13,
-		Certificates: []tls.Certificate{cert},
-		RootCAs:      pool,
-		NextProtos:   []string{ALPN},
-	}
-	return nil
 }
 
 // Start binds the admin server, the inbound listener (when services are
