@@ -322,9 +322,6 @@ func TestDrainTimeout(t *testing.T) {
 	}
 }
 
-
-
-
 // TestSocketInUse: a live socket is never stolen; a stale one is replaced.
 func TestSocketInUse(t *testing.T) {
 	dir := shortDir(t)
@@ -393,4 +390,3 @@ func TestServerFirstProtocol(t *testing.T) {
 		t.Fatalf("echo = %q, %v; want late", buf, err)
 	}
 }
-
