@@ -92,14 +92,16 @@ func WithLogger(l *slog.Logger) Option { return optionFunc(func(o *options) { o.
 func WithMuxConfig(c mux.Config) Option { return optionFunc(func(o *options) { o.muxCfg = &c }) }
 
 // WithInboundListener serves inbound connections on ln (a TCP listener,
-// already bound) instead of binding Config.Listen; the Sidecar closes it.
-// Tests and benchmarks use it to pick or wrap the listener.
+// already bound) instead of binding Config.Listen; the Sidecar closes it
+// (if New fails, the caller still owns it). Tests and benchmarks use it to
+// pick or wrap the listener.
 func WithInboundListener(ln net.Listener) Option {
 	return optionFunc(func(o *options) { o.inLn = ln })
 }
 
 // WithRegistry sets the Prometheus registry served at /metrics; default a
-// new private registry.
+// new private registry. New registers its collectors on it (and panics on a
+// duplicate), so one registry serves one Sidecar.
 func WithRegistry(r *prometheus.Registry) Option { return optionFunc(func(o *options) { o.reg = r }) }
 
 // New validates cfg, loads the TLS files and prepares a Sidecar. It opens
