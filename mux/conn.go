@@ -19,6 +19,10 @@ const (
 // TLS record is noise next to the copy of a large body.
 const maxCoalesce = 32 << 10
 
+// coalesce enables joining frame headers with their bodies in sessions
+// started afterwards; only the A/B benchmarks turn it off.
+var coalesce = true
+
 // wireConn sits between yamux and the underlying connection. It
 //   - joins each yamux data-frame header with its body into one Write, so a
 //     frame is one TLS record and one syscall instead of two (yamux's send
@@ -34,6 +38,7 @@ type wireConn struct {
 	net.Conn
 	writeTimeout time.Duration
 	metrics      Metrics
+	coalesce     bool
 
 	lastRead atomic.Int64          // unix nanos of the last Read that returned bytes
 	readErr  atomic.Pointer[error] // first Read error: why the session died
@@ -45,7 +50,7 @@ type wireConn struct {
 }
 
 func newWireConn(c net.Conn, writeTimeout time.Duration, m Metrics) *wireConn {
-	w := &wireConn{Conn: c, writeTimeout: writeTimeout, metrics: m,
+	w := &wireConn{Conn: c, writeTimeout: writeTimeout, metrics: m, coalesce: coalesce,
 		held: make([]byte, 0, yamuxHeaderSize)}
 	w.lastRead.Store(time.Now().UnixNano())
 	return w
@@ -68,7 +73,7 @@ func (w *wireConn) Read(p []byte) (int, error) {
 // Write holds a data-frame header until its body arrives, then writes both
 // at once; everything else is written straight through.
 func (w *wireConn) Write(p []byte) (int, error) {
-	if len(w.held) == 0 && isDataHeaderWithBody(p) {
+	if len(w.held) == 0 && w.coalesce && isDataHeaderWithBody(p) {
 		w.held = append(w.held, p...)
 		return len(p), nil
 	}
