@@ -122,6 +122,11 @@ type Upstream struct {
 	// ServerName overrides the TLS server name checked against the peer's
 	// certificate. Default: the host of Address.
 	ServerName string `yaml:"server_name"`
+	// Payload is what the stream header says the stream carries: "raw"
+	// (default; any bytes, for a peer sidecar) or "grpc" (the app speaks
+	// gRPC on the socket; needed when Address is a podwire SDK server,
+	// which accepts only gRPC streams). The bytes are copied the same way.
+	Payload string `yaml:"payload"`
 }
 
 // DefaultConfig returns the defaults documented on Config.
@@ -359,6 +364,9 @@ func (c Config) validateUpstreams() error {
 		seen[u.Name] = true
 		if u.Name+".sock" == adminSocketName {
 			return &ConfigError{Field: field + ".name", Reason: fmt.Sprintf("%q would collide with the admin socket %s; rename it", u.Name, adminSocketName)}
+		}
+		if u.Payload != "" && u.Payload != "raw" && u.Payload != "grpc" {
+			return &ConfigError{Field: field + ".payload", Reason: fmt.Sprintf("%q: use raw (a peer sidecar) or grpc (a podwire SDK server)", u.Payload)}
 		}
 		host, port, err := net.SplitHostPort(u.Address)
 		if err != nil || host == "" || port == "" {

@@ -67,6 +67,9 @@ func TestConfigErrors(t *testing.T) {
 			return strings.Replace(s, "spiffe://cluster.local/ns/shop/sa/purchase", "uid:1000", 1)
 		}, "services[0].allow[0]"},
 		{"upstream without port", func(s string) string { return strings.Replace(s, "pricing.shop.svc:15443", "pricing.shop.svc", 1) }, "upstreams[0].address"},
+		{"upstream payload", func(s string) string {
+			return strings.Replace(s, "address: pricing.shop.svc:15443", "address: pricing.shop.svc:15443\n    payload: http", 1)
+		}, "upstreams[0].payload"},
 		{"upstream bad name", func(s string) string { return strings.Replace(s, "name: pricing", "name: pri_cing", 1) }, "upstreams[0].name"},
 		{"admin name clash", func(s string) string { return strings.Replace(s, "name: pricing", "name: podwire-admin", 1) }, "upstreams[0].name"},
 		{"missing cert", func(s string) string { return strings.Replace(s, "cert: /c.pem, ", "", 1) }, "tls.cert"},

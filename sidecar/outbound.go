@@ -87,7 +87,7 @@ func (s *Sidecar) proxyOutbound(u Upstream, app net.Conn) {
 	st, err := s.pool.DialService(ctx, u.Address, &wirev1.StreamHeader{
 		Version: mux.HeaderVersion,
 		Service: u.Name,
-		Payload: wirev1.Payload_PAYLOAD_RAW,
+		Payload: payloadOf(u),
 	})
 	cancel()
 	if err != nil {
@@ -127,6 +127,14 @@ func (s *Sidecar) proxyOutbound(u Upstream, app net.Conn) {
 			rx.Add(float64(n))
 		}
 	})
+}
+
+// payloadOf maps Upstream.Payload to the header's payload.
+func payloadOf(u Upstream) wirev1.Payload {
+	if u.Payload == "grpc" {
+		return wirev1.Payload_PAYLOAD_GRPC
+	}
+	return wirev1.Payload_PAYLOAD_RAW
 }
 
 // dialPeer is the Pool's dialer: TCP, then TLS 1.3 with ALPN
