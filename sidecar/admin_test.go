@@ -162,3 +162,42 @@ func TestCertRotation(t *testing.T) {
 		t.Errorf("call after rotation: %v", err)
 	}
 }
+
+// TestScanSocketDir: live and stale sockets are told apart; the admin
+// socket is flagged; Status says when no sidecar admin is there.
+func TestScanSocketDir(t *testing.T) {
+	dir := shortDir(t)
+	live, err := net.Listen("unix", filepath.Join(dir, "live.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Close()
+	stale, err := net.Listen("unix", filepath.Join(dir, adminSocketName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale.(*net.UnixListener).SetUnlinkOnClose(false)
+	stale.Close()
+	socks, err := ScanSocketDir(context.Background(), dir, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][2]bool{}
+	for _, s := range socks {
+		got[filepath.Base(s.Path)] = [2]bool{s.Live, s.Admin}
+	}
+	want := map[string][2]bool{"live.sock": {true, false}, adminSocketName: {false, true}}
+	if len(got) != len(want) || got["live.sock"] != want["live.sock"] || got[adminSocketName] != want[adminSocketName] {
+		t.Errorf("scan = %v, want %v (live, admin)", got, want)
+	}
+	var buf bytes.Buffer
+	if err := Status(context.Background(), &buf, StatusOptions{SocketDir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	if out := buf.String(); !strings.Contains(out, "stale (sidecar admin)") || !strings.Contains(out, "no live "+adminSocketName) {
+		t.Errorf("status output:\n%s\nwant the stale admin socket and a hint", out)
+	}
+	if _, err := ScanSocketDir(context.Background(), filepath.Join(dir, "missing"), time.Second); err == nil {
+		t.Error("scan of a missing dir succeeded")
+	}
+}
