@@ -9,30 +9,103 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
+
 	inventoryv1 "github.com/podwire/podwire/proto/podwire/inventory/v1"
 	purchasev1 "github.com/podwire/podwire/proto/podwire/purchase/v1"
-	"github.com/podwire/podwire/services/host"
 	"github.com/podwire/podwire/services/inventory"
 	"github.com/podwire/podwire/services/purchase"
 	"github.com/podwire/podwire/transport"
 )
 
-// TestInventorySurvivesSIGKILL runs inventory as a process, kills it with
-// SIGKILL in the middle of a batch of orders, restarts it on the same data
-// file, lets purchase's retries (and the client's, with the same keys)
-// finish, and then audits the data file: stock = initial − reserved − sold
-// for every SKU, and every accepted order has exactly one reservation with
-// its lines.
-func TestInventorySurvivesSIGKILL(t *testing.T) {
+// TestSIGKILLMidBatch runs inventory and purchase as processes, kills one
+// of them with SIGKILL in the middle of a batch of orders, restarts it on
+// the same data file, lets the retries (purchase's towards inventory, the
+// client's towards purchase, always with the same keys) finish, and then
+// checks: one confirmed order per key, and in inventory's data file
+// stock = initial − reserved − sold for every SKU and exactly one
+// reservation, with the order's lines, per accepted order.
+func TestSIGKILLMidBatch(t *testing.T) {
+	for _, victim := range []string{"inventory", "purchase"} {
+		t.Run(victim, func(t *testing.T) { killMidBatch(t, victim) })
+	}
+}
+
+func killMidBatch(t *testing.T, victim string) {
 	const orders, killAfter = 120, 30
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	inv := startInventory(ctx, t, dir)
-	pc := startPurchase(ctx, t, dir)
+	procs := map[string]*child{
+		"inventory": startService(ctx, t, dir, "inventory", "--seed"),
+		"purchase":  startService(ctx, t, dir, "purchase"),
+	}
+	cc, err := transport.Dial(ctx, "purchase", transport.WithSocketDir(dir))
+	if err != nil {
+		t.Fatalf("Dial purchase: %v", err)
+	}
+	defer cc.Close()
+	pc := purchasev1.NewPurchaseServiceClient(cc)
+	jobs := killJobs(orders)
+	var accepted, atKill atomic.Int32
+	killed := make(chan struct{})
+	var once sync.Once
+	got := make([]*purchasev1.Order, len(jobs))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range 8 {
+		wg.Go(func() {
+			for i := range next {
+				var err error
+				if got[i], err = placeRetrying(ctx, pc, jobs[i].req); err != nil {
+					t.Errorf("order %d: %v", i, err)
+				} else if accepted.Add(1) == killAfter {
+					once.Do(func() { close(killed) })
+				}
+			}
+		})
+	}
+	wg.Go(func() {
+		<-killed
+		c := procs[victim]
+		if err := c.cmd.Process.Kill(); err != nil {
+			t.Errorf("SIGKILL %s: %v", victim, err)
+		}
+		<-c.done
+		atKill.Store(accepted.Load())
+		c, err := startChild(podwireBin, dir, victim, false)
+		if err != nil {
+			t.Errorf("restart %s: %v", victim, err)
+			return
+		}
+		t.Cleanup(func() { _ = c.stop(5 * time.Second) })
+		if err := c.waitHealthy(ctx, 20*time.Second); err != nil {
+			t.Errorf("restarted %s: %v", victim, err)
+		}
+		procs[victim] = c
+	})
+	for i := range jobs {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	t.Logf("%s SIGKILLed and restarted after %d of %d orders were accepted", victim, atKill.Load(), orders)
+	if atKill.Load() >= orders {
+		t.Fatalf("all %d orders were accepted before the kill took effect; the kill was not mid-batch", orders)
+	}
+	checkOrders(ctx, t, pc, got)
+	for _, name := range []string{"purchase", "inventory"} {
+		if err := procs[name].stop(15 * time.Second); err != nil {
+			t.Errorf("stop %s: %v", name, err)
+		}
+	}
+	auditInventory(t, filepath.Join(dir, "inventory.db"), got)
+}
 
+// killJobs makes n valid orders over the demo stock.
+func killJobs(n int) []job {
 	skus := skusOf(inventory.DemoStock())
-	jobs := make([]job, orders)
+	jobs := make([]job, n)
 	for i := range jobs {
 		req := &purchasev1.PlaceOrderRequest{IdempotencyKey: fmt.Sprint("kill-", i), CustomerId: "c"}
 		for j := range 1 + i%3 {
@@ -40,105 +113,61 @@ func TestInventorySurvivesSIGKILL(t *testing.T) {
 		}
 		jobs[i] = job{kind: kindValid, req: req}
 	}
-	var accepted, atKill atomic.Int32
-	killed := make(chan struct{})
-	var once sync.Once
-	place := func(req *purchasev1.PlaceOrderRequest) (*purchasev1.Order, error) {
-		cctx, ccancel := context.WithTimeout(ctx, 20*time.Second)
-		defer ccancel()
-		resp, err := pc.PlaceOrder(cctx, req)
-		if err == nil && accepted.Add(1) == killAfter {
-			once.Do(func() { close(killed) })
-		}
-		return resp.GetOrder(), err
-	}
-	got := make([]*purchasev1.Order, len(jobs))
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for range 8 {
-		wg.Go(func() {
-			for i := range next {
-				got[i], _ = place(jobs[i].req)
-			}
-		})
-	}
-	wg.Go(func() {
-		<-killed
-		if err := inv.cmd.Process.Kill(); err != nil {
-			t.Errorf("SIGKILL inventory: %v", err)
-		}
-		<-inv.done
-		atKill.Store(accepted.Load())
-		t.Logf("inventory SIGKILLed after %d of %d orders were accepted", atKill.Load(), orders)
-		inv = startInventory(ctx, t, dir)
-	})
-	for i := range jobs {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	if atKill.Load() >= orders {
-		t.Fatalf("all %d orders were accepted before the kill took effect; the kill was not mid-batch", orders)
-	}
-	retried := 0
-	for i, o := range got { // a client retries what failed, with the same key
-		if o == nil {
-			retried++
-			var err error
-			if got[i], err = place(jobs[i].req); err != nil {
-				t.Fatalf("order %d failed again after the restart: %v", i, err)
-			}
-		}
-	}
-	t.Logf("%d of %d orders were retried by the client after the restart", retried, orders)
-	if err := inv.stop(15 * time.Second); err != nil {
-		t.Errorf("stop restarted inventory: %v", err)
-	}
-	auditInventory(t, filepath.Join(dir, "inventory.db"), got)
+	return jobs
 }
 
-// startInventory starts `podwire serve inventory --seed` on dir and waits
-// for it; a running one is stopped at cleanup.
-func startInventory(ctx context.Context, tb testing.TB, dir string) *child {
+// placeRetrying is a well-behaved client: it retries a PlaceOrder that
+// failed for a transient reason, with the same idempotency key.
+func placeRetrying(ctx context.Context, pc purchasev1.PurchaseServiceClient, req *purchasev1.PlaceOrderRequest) (*purchasev1.Order, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for {
+		resp, err := pc.PlaceOrder(ctx, req, grpc.WaitForReady(true))
+		if err == nil || !purchase.Retryable(err) || ctx.Err() != nil {
+			return resp.GetOrder(), err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// checkOrders checks one distinct confirmed order per job, and that
+// purchase lists exactly those.
+func checkOrders(ctx context.Context, tb testing.TB, pc purchasev1.PurchaseServiceClient, got []*purchasev1.Order) {
 	tb.Helper()
-	c, err := startChild(podwireBin, dir, "inventory", false, "--seed")
+	ids := map[string]bool{}
+	for _, o := range got {
+		ids[o.GetOrderId()] = true
+	}
+	if len(ids) != len(got) {
+		tb.Errorf("%d distinct order ids for %d keys", len(ids), len(got))
+	}
+	resp, err := pc.ListOrders(ctx, &purchasev1.ListOrdersRequest{PageSize: 500})
 	if err != nil {
-		tb.Fatalf("start inventory: %v", err)
+		tb.Fatalf("ListOrders: %v", err)
+	}
+	for _, o := range resp.GetOrders() {
+		if !ids[o.GetOrderId()] || o.GetState() != purchasev1.OrderState_ORDER_STATE_CONFIRMED {
+			tb.Errorf("listed order %s (%v) is not one confirmed accepted order", o.GetOrderId(), o.GetState())
+		}
+	}
+	if len(resp.GetOrders()) != len(got) {
+		tb.Errorf("purchase lists %d orders, %d were accepted", len(resp.GetOrders()), len(got))
+	}
+}
+
+// startService starts `podwire serve <name>` on dir and waits for it; it
+// is stopped at cleanup unless already gone.
+func startService(ctx context.Context, tb testing.TB, dir, name string, extra ...string) *child {
+	tb.Helper()
+	c, err := startChild(podwireBin, dir, name, false, extra...)
+	if err != nil {
+		tb.Fatalf("start %s: %v", name, err)
 	}
 	tb.Cleanup(func() { _ = c.stop(5 * time.Second) })
 	if err := c.waitHealthy(ctx, 20*time.Second); err != nil {
-		tb.Fatalf("inventory: %v", err)
+		tb.Fatalf("%s: %v", name, err)
 	}
 	return c
-}
-
-// startPurchase runs purchase in this process on dir and returns a client
-// that reaches it by name.
-func startPurchase(ctx context.Context, tb testing.TB, dir string) purchasev1.PurchaseServiceClient {
-	tb.Helper()
-	pctx, cancel := context.WithCancel(ctx)
-	ready, done := make(chan struct{}), make(chan error, 1)
-	go func() {
-		done <- purchase.Run(pctx, host.Config{SocketDir: dir, DataPath: filepath.Join(dir, "purchase.db")}, func(host.Addrs) { close(ready) })
-	}()
-	tb.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			tb.Errorf("purchase.Run: %v", err)
-		}
-	})
-	select {
-	case <-ready:
-	case err := <-done:
-		done <- err
-		tb.Fatalf("purchase.Run: %v", err)
-	}
-	cc, err := transport.Dial(ctx, "purchase", transport.WithSocketDir(dir))
-	if err != nil {
-		tb.Fatalf("Dial purchase: %v", err)
-	}
-	tb.Cleanup(func() { _ = cc.Close() })
-	return purchasev1.NewPurchaseServiceClient(cc)
 }
 
 // auditInventory opens the data file and checks it against the orders.

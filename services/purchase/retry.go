@@ -82,3 +82,18 @@ func definitive(err error) bool {
 	}
 	return false
 }
+
+// upstream turns a failure of inventory that is neither the client's
+// fault (definitive) nor transient into Internal: the client cannot fix
+// it, an operator can, and the message says how.
+func upstream(op string, err error) error {
+	if definitive(err) || Retryable(err) || status.Code(err) == codes.Canceled {
+		return err
+	}
+	st := status.Convert(err)
+	switch st.Code() {
+	case codes.PermissionDenied, codes.Unauthenticated:
+		return status.Errorf(codes.Internal, "purchase: inventory refused purchase's %s (%v: %s); allow purchase's identity in inventory's --allow or fix purchase's certificate", op, st.Code(), st.Message())
+	}
+	return status.Errorf(codes.Internal, "purchase: inventory %s failed (%v: %s)", op, st.Code(), st.Message())
+}

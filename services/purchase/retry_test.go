@@ -31,7 +31,7 @@ func TestRetries(t *testing.T) {
 		{"resource exhausted then lost", 1, 1, codes.ResourceExhausted, codes.OK, 3, 1},
 		{"aborted", 1, 0, codes.Aborted, codes.OK, 2, 1},
 		{"deadline exceeded", 1, 0, codes.DeadlineExceeded, codes.OK, 2, 1},
-		{"permission denied is final", 1, 0, codes.PermissionDenied, codes.PermissionDenied, 1, 0},
+		{"permission denied is final", 1, 0, codes.PermissionDenied, codes.Internal, 1, 0},
 		{"internal is final", 1, 0, codes.Internal, codes.Internal, 1, 0},
 	}
 	for _, tt := range tests {

@@ -135,7 +135,7 @@ func (s *Server) confirmLocked(ctx context.Context, o *purchasev1.Order) (*purch
 		}
 		s.metrics.order("failed")
 		s.log.Warn("purchase: order left pending", "order_id", o.GetOrderId(), "err", err)
-		return nil, err
+		return nil, upstream("reserve", err)
 	}
 	o, err = s.store.SetState(o.GetOrderId(), purchasev1.OrderState_ORDER_STATE_CONFIRMED, via)
 	if err != nil {
@@ -187,7 +187,7 @@ func (s *Server) CancelOrder(ctx context.Context, req *purchasev1.CancelOrderReq
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return nil, upstream("release", err)
 	}
 	o, err = s.store.SetState(id, purchasev1.OrderState_ORDER_STATE_CANCELLED, "")
 	if err != nil {
