@@ -39,6 +39,16 @@ func (l *listFlag) Set(v string) error {
 // runServe parses `podwire serve inventory|purchase [flags]` (with
 // PODWIRE_* environment equivalents) and runs the service until ctx ends.
 func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
+	name, cfg, err := parseServe(args, stderr)
+	if err != nil {
+		return err
+	}
+	return serveRunners[name](ctx, cfg, nil)
+}
+
+// parseServe turns the arguments and PODWIRE_* variables into the service
+// name and its host.Config.
+func parseServe(args []string, stderr io.Writer) (string, host.Config, error) {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var cfg host.Config
@@ -63,20 +73,19 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 		name, args = args[0], args[1:]
 	}
 	if err := ff.Parse(fs, args, ff.WithEnvVarPrefix("PODWIRE")); err != nil {
-		return err
+		return "", cfg, err
 	}
 	if name == "" && fs.NArg() > 0 {
 		name = fs.Arg(0)
 	}
-	run, ok := serveRunners[name]
-	if !ok || fs.NArg() > 1 || (fs.NArg() == 1 && fs.Arg(0) != name) {
-		return fmt.Errorf("%w: podwire serve inventory|purchase [flags]; got %q", errUsage, append([]string{name}, fs.Args()...))
+	if _, ok := serveRunners[name]; !ok || fs.NArg() > 1 || (fs.NArg() == 1 && fs.Arg(0) != name) {
+		return "", cfg, fmt.Errorf("%w: podwire serve inventory|purchase [flags]; got %q", errUsage, append([]string{name}, fs.Args()...))
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		return fmt.Errorf("%w: --log-level %q: use debug, info, warn or error", errUsage, *logLevel)
+		return "", cfg, fmt.Errorf("%w: --log-level %q: use debug, info, warn or error", errUsage, *logLevel)
 	}
 	cfg.Allow = allow
 	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	return run(ctx, cfg, nil)
+	return name, cfg, nil
 }
