@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"log/slog"
 	"net"
 	"path/filepath"
 	"testing"
@@ -128,4 +129,31 @@ func BenchmarkUnaryUDSPaired(b *testing.B) {
 func BenchmarkUnaryUDS(b *testing.B) {
 	b.Run("bare-grpc", func(b *testing.B) { benchUnary(b, bareUDS(b)) })
 	b.Run("podwire", func(b *testing.B) { benchUnary(b, podwireUDS(b)) })
+}
+
+// BenchmarkUnaryRemote measures the remote paths on loopback, for
+// reference: gRPC over TLS (ALPN h2) and gRPC on a mux stream (a bare name
+// with a peer address).
+func BenchmarkUnaryRemote(b *testing.B) {
+	certDir := testCertDir(b, "inventory", "client")
+	cfg := serverTLS(ListenConfig{Service: "inventory", NoUnix: true, Logger: slog.New(slog.DiscardHandler)}, certDir, "inventory")
+	s := startServer(b, cfg)
+	addr := s.ln.TLSAddr().String()
+	b.Run("tls", func(b *testing.B) {
+		cc, err := Dial(context.Background(), "tls://"+addr, tlsFiles(certDir, "client"), WithServerName("inventory"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer cc.Close()
+		benchUnary(b, cc)
+	})
+	b.Run("mux+tls", func(b *testing.B) {
+		cc, err := Dial(context.Background(), "inventory", WithSocketDir(shortTempDir(b)), tlsFiles(certDir, "client"),
+			WithPeerAddr("inventory", addr))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer cc.Close()
+		benchUnary(b, cc)
+	})
 }

@@ -29,7 +29,8 @@ func (f dialOptionFunc) applyDial(c *dialConfig) error { return f(c) }
 type dialConfig struct {
 	socketDir        string
 	peers            map[string]string // service -> host:port from WithPeerAddr
-	tlsConf          *tls.Config       // from WithTLSConfig
+	tlsConf          *tls.Config       // from WithTLSConfig (a clone)
+	tlsConfOrig      *tls.Config       // the caller's pointer, to share pools
 	certFiles        []string          // from WithTLSFiles: cert, key, CA
 	certs            *certSource       // loaded certFiles
 	insecureLoopback bool
@@ -89,7 +90,7 @@ func WithTLSConfig(conf *tls.Config) DialOption {
 		if conf == nil {
 			return configError("WithTLSConfig", "nil *tls.Config")
 		}
-		c.tlsConf = conf.Clone()
+		c.tlsConf, c.tlsConfOrig = conf.Clone(), conf
 		return nil
 	})
 }

@@ -2,18 +2,139 @@ package transport
 
 import (
 	"context"
+	"crypto/tls"
+	"fmt"
 	"net"
+	"strings"
+	"sync"
+
+	"github.com/podwire/podwire/mux"
+	wirev1 "github.com/podwire/podwire/proto/podwire/wire/v1"
 )
 
-// remoteKind is the transport bare names use for a peer address.
-const remoteKind = KindTLS
+// remoteKind is the transport bare names use for a peer address: gRPC on a
+// mux stream over a pooled TCP+TLS session.
+const remoteKind = KindMuxTLS
 
-// dialRemote dials a service at a peer address over TCP+TLS; the client
-// credentials verify the server certificate against the service name.
-func (c *dialConfig) dialRemote(ctx context.Context, service, hostport string) (net.Conn, error) {
-	conn, err := c.tuning.dialTCP(ctx, hostport)
+// pools holds the process's mux pools, one per client TLS identity, so
+// every ClientConn with the same certificates shares sessions to a peer.
+var pools = &poolRegistry{entries: map[string]*poolEntry{}}
+
+// poolRegistry reference-counts shared pools; a pool closes when its last
+// holder (a resolver that selected a remote route, or a live stream) lets go.
+type poolRegistry struct {
+	mu      sync.Mutex            // guards entries and every entry's refs
+	entries map[string]*poolEntry // by poolKey
+}
+
+// poolEntry is one shared pool.
+type poolEntry struct {
+	key  string
+	pool *mux.Pool
+	refs int
+}
+
+// poolKey identifies the TLS identity and tuning of a dial configuration.
+func (c *dialConfig) poolKey() string {
+	if c.certs != nil {
+		return fmt.Sprintf("files:%s|sn:%s|min:%x", strings.Join(c.certFiles, ","), c.serverName, c.tuning.MinTLSVersion)
+	}
+	return fmt.Sprintf("conf:%p|sn:%s|min:%x", c.tlsConfOrig, c.serverName, c.tuning.MinTLSVersion)
+}
+
+// acquire returns the shared pool for cfg, creating it, with one more ref.
+func (r *poolRegistry) acquire(cfg *dialConfig) (*poolEntry, error) {
+	key := cfg.poolKey()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e := r.entries[key]
+	if e == nil {
+		pc := mux.DefaultPoolConfig()
+		pc.Dial = cfg.dialMuxTLS
+		pc.Session.Logger = cfg.log
+		p, err := mux.NewPool(pc)
+		if err != nil {
+			return nil, err
+		}
+		e = &poolEntry{key: key, pool: p}
+		r.entries[key] = e
+	}
+	e.refs++
+	return e, nil
+}
+
+// release drops one ref and closes the pool after the last.
+func (r *poolRegistry) release(e *poolEntry) {
+	r.mu.Lock()
+	e.refs--
+	last := e.refs == 0
+	if last {
+		delete(r.entries, e.key)
+	}
+	r.mu.Unlock()
+	if last {
+		e.pool.Close()
+	}
+}
+
+// dialMuxTLS is the pool's Dial: TCP, then TLS offering only podwire-mux/1,
+// verifying the server as the service named in addr ("service@host:port").
+func (c *dialConfig) dialMuxTLS(ctx context.Context, addr string) (net.Conn, error) {
+	service, hostport, _ := strings.Cut(addr, "@")
+	conf, err := c.tlsClientConfig(service, []string{ALPNMux})
 	if err != nil {
 		return nil, err
 	}
-	return &clientConn{Conn: conn, kind: KindTLS, serverName: service}, nil
+	raw, err := c.tuning.dialTCP(ctx, hostport)
+	if err != nil {
+		return nil, err
+	}
+	tc := tls.Client(raw, conf)
+	hctx, cancel := context.WithTimeout(ctx, c.tuning.HandshakeTimeout)
+	defer cancel()
+	if err := tc.HandshakeContext(hctx); err != nil {
+		raw.Close()
+		return nil, fmt.Errorf("podwire/transport: TLS handshake with %s at %s: %w", conf.ServerName, hostport, err)
+	}
+	if p := tc.ConnectionState().NegotiatedProtocol; p != ALPNMux {
+		tc.Close()
+		return nil, fmt.Errorf("podwire/transport: %s did not accept ALPN %s (got %q); it is not a podwire listener or sidecar, "+
+			"dial it as tls://%s instead", hostport, ALPNMux, p, hostport)
+	}
+	return tc, nil
+}
+
+// dialRemote opens a gRPC stream to service over the shared pool.
+func (c *dialConfig) dialRemote(ctx context.Context, service, hostport string) (net.Conn, error) {
+	e, err := pools.acquire(c)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := e.pool.DialService(ctx, service+"@"+hostport, &wirev1.StreamHeader{
+		Version: mux.HeaderVersion, Service: service, Payload: wirev1.Payload_PAYLOAD_GRPC,
+	})
+	if err != nil {
+		pools.release(e)
+		return nil, err
+	}
+	return &pooledConn{Conn: conn, entry: e}, nil
+}
+
+// pooledConn is a mux stream that holds a ref on its pool until closed.
+type pooledConn struct {
+	net.Conn
+	entry *poolEntry
+	once  sync.Once
+}
+
+// Session returns the stream's mux session (for identity).
+func (c *pooledConn) Session() *mux.Session {
+	return c.Conn.(interface{ Session() *mux.Session }).Session()
+}
+
+// Close closes the stream and releases the pool ref once.
+func (c *pooledConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(func() { pools.release(c.entry) })
+	return err
 }

@@ -99,6 +99,9 @@ type nameResolver struct {
 	done    chan struct{}     // closed by Close
 	wg      sync.WaitGroup    // the run goroutine
 	once    sync.Once
+	// pool keeps the shared mux pool alive between connections once a
+	// remote route was selected; only run touches it, Close releases it.
+	pool *poolEntry
 }
 
 // watch starts watching the socket dir; without it, selection changes only
@@ -179,6 +182,12 @@ func (r *nameResolver) update(last route) route {
 	if rt == last {
 		return last
 	}
+	if rt.kind == remoteKind && r.pool == nil {
+		if r.pool, err = pools.acquire(r.cfg); err != nil {
+			r.cc.ReportError(err)
+			return route{}
+		}
+	}
 	r.cfg.log.Info("podwire: transport selected", "service", r.service, "transport", rt.kind.String(),
 		"reason", rt.reason, "addr", rt.detail)
 	selections.WithLabelValues(r.service, rt.kind.String(), rt.reason).Inc()
@@ -204,5 +213,8 @@ func (r *nameResolver) Close() {
 			r.watcher.Close()
 		}
 		r.wg.Wait()
+		if r.pool != nil {
+			pools.release(r.pool)
+		}
 	})
 }

@@ -149,3 +149,52 @@ func selectionCount(tb testing.TB, service string, kind Kind, reason string) flo
 	}
 	return m.GetCounter().GetValue()
 }
+
+func TestRemoteSharesOnePool(t *testing.T) {
+	certDir := testCertDir(t, "inventory", "client")
+	remote := startServer(t, serverTLS(ListenConfig{Service: "inventory", NoUnix: true}, certDir, "inventory"))
+	opts := []DialOption{WithSocketDir(shortTempDir(t)), tlsFiles(certDir, "client"),
+		WithPeerAddr("inventory", remote.ln.TLSAddr().String())}
+	var ccs []*grpc.ClientConn
+	for range 2 {
+		cc, err := Dial(ctxT(t), "inventory", opts...)
+		if err != nil {
+			t.Fatalf("Dial: %v", err)
+		}
+		ccs = append(ccs, cc)
+		p, err := check(t, cc)
+		if err != nil {
+			t.Fatalf("Check: %v", err)
+		}
+		if p.Transport != KindMuxTLS || len(p.Chain) == 0 || p.Chain[0].DNSNames[0] != "inventory" {
+			t.Fatalf("client peer = %v with chain %d, want mux+tls with the inventory certificate", p.Transport, len(p.Chain))
+		}
+	}
+	cfg, _ := newDialConfig(opts)
+	pools.mu.Lock()
+	e := pools.entries[cfg.poolKey()]
+	pools.mu.Unlock()
+	if e == nil {
+		t.Fatalf("no shared pool for the dial configuration")
+	}
+	infos := e.pool.Sessions()
+	if len(infos) != 1 || infos[0].Streams != 2 {
+		t.Errorf("pool sessions = %+v, want 1 session carrying 2 streams", infos)
+	}
+	for _, cc := range ccs {
+		cc.Close()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		pools.mu.Lock()
+		n := len(pools.entries)
+		pools.mu.Unlock()
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d pools still open 5s after every ClientConn closed", n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
