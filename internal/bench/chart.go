@@ -36,8 +36,8 @@ type panel struct {
 // WriteSVG draws the report as panels a reader takes in at a glance:
 // latency by percentile for unary calls and ping-pong (one line per row,
 // colored by transport, dashed for bare grpc-go, dotted for raw sockets),
-// unary RPC/s per concurrency, bulk MiB/s, channel setup time and idle heap
-// per channel (bars per row).
+// unary RPC/s per concurrency, bulk MiB/s, new-channel time (gRPC channel
+// and connection-level) and idle heap per channel (bars per row).
 func (r *Report) WriteSVG(w io.Writer) error {
 	return r.writeChart(w, func(width, height vg.Length) chartCanvas { return vgsvg.New(width, height) })
 }
@@ -168,8 +168,9 @@ func chartSpecs() []chartSpec {
 			{"1 caller", "unary_c1", rps}, {"16 callers", "unary_c16", rps}, {"64 callers", "unary_c64", rps}}},
 		{panel{title: "bulk stream, 1 MiB messages (higher is better)", yLabel: "MiB/s", style: styleBars}, []seriesSpec{
 			{"MiB/s", "bulk", func(x Result) float64 { return x.MiBS }}}},
-		{panel{title: "new channel to first reply, p50 (lower is better)", yLabel: "µs", style: styleBars}, []seriesSpec{
-			{"p50", "setup", func(x Result) float64 { return x.P50US }}}},
+		{panel{title: "new channel, p50 (lower is better)", yLabel: "µs", style: styleBars}, []seriesSpec{
+			{"gRPC channel to first reply (setup)", "setup", func(x Result) float64 { return x.P50US }},
+			{"connection or mux stream (channel_open)", "channel_open", func(x Result) float64 { return x.P50US }}}},
 		{panel{title: "idle channel, heap per channel, both ends (lower is better)", yLabel: "KiB", style: styleBars}, []seriesSpec{
 			{"KiB", "idle_mem", func(x Result) float64 { return x.HeapBytesPerUnit / 1024 }}}},
 	}

@@ -34,6 +34,8 @@ type Row struct {
 	Twin string
 	// TCPPeer is the TCP row of the same family, for the UDS÷TCP column ("" for none).
 	TCPPeer string
+	// OpensChannels says the row runs channel_open (instance.openChannel is set).
+	OpensChannels bool
 }
 
 // env is what every row may use while it sets up: a private temp dir for
@@ -61,6 +63,10 @@ type instance struct {
 	dialRaw func(ctx context.Context) (net.Conn, error)
 	// rawConn is the long-lived raw connection for ping-pong.
 	rawConn net.Conn
+	// openChannel opens a connection-level channel (no gRPC) for channel_open.
+	openChannel func(ctx context.Context) (net.Conn, error)
+	// tlsAddr is the row's TLS listener address, if it has one.
+	tlsAddr string
 	// closers run in reverse order on close.
 	closers []func() error
 }
@@ -95,8 +101,9 @@ var errUnavailable = errors.New("not available in this build")
 // allRows lists every row in report order.
 func allRows() []rowSpec {
 	rows := []rowSpec{
-		{Row{ID: "raw-uds", Transport: "uds", Family: FamilyRaw, TCPPeer: "raw-tcp"}, startRawUDS},
-		{Row{ID: "raw-tcp", Transport: "tcp", Family: FamilyRaw}, startRawTCP},
+		{Row{ID: "raw-uds", Transport: "uds", Family: FamilyRaw, TCPPeer: "raw-tcp", OpensChannels: true}, startRawUDS},
+		{Row{ID: "raw-tcp", Transport: "tcp", Family: FamilyRaw, OpensChannels: true}, startRawTCP},
+		{Row{ID: "raw-tls", Transport: "tls", Family: FamilyRaw, OpensChannels: true}, startRawTLS},
 		{Row{ID: "grpc-uds", Transport: "uds", Family: FamilyGRPC, TCPPeer: "grpc-tcp"}, startGRPCUDS},
 		{Row{ID: "grpc-tcp", Transport: "tcp", Family: FamilyGRPC}, startGRPCTCP},
 		{Row{ID: "grpc-tls", Transport: "tls", Family: FamilyGRPC}, startGRPCTLS},

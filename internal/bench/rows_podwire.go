@@ -2,13 +2,18 @@ package bench
 
 import (
 	"context"
+	"crypto/tls"
+	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/peer"
 
+	"github.com/podwire/podwire/mux"
+	wirev1 "github.com/podwire/podwire/proto/podwire/wire/v1"
 	"github.com/podwire/podwire/transport"
 )
 
@@ -24,7 +29,7 @@ func podwireRows() []rowSpec {
 		{Row{ID: "podwire-uds", Transport: "uds", Family: FamilyPodwire, Twin: "grpc-uds", TCPPeer: "podwire-tcp"}, startPodwireUDS},
 		{Row{ID: "podwire-tcp", Transport: "tcp", Family: FamilyPodwire, Twin: "grpc-tcp"}, startPodwireTCP},
 		{Row{ID: "podwire-tls", Transport: "tls", Family: FamilyPodwire, Twin: "grpc-tls"}, startPodwireTLS},
-		{Row{ID: "podwire-mux-tls", Transport: "mux+tls", Family: FamilyPodwire, Twin: "grpc-tls"}, startPodwireMux},
+		{Row{ID: "podwire-mux-tls", Transport: "mux+tls", Family: FamilyPodwire, Twin: "grpc-tls", OpensChannels: true}, startPodwireMux},
 	}
 }
 
@@ -56,13 +61,50 @@ func startPodwireMux(ctx context.Context, e *env) (*instance, error) {
 	if err := os.MkdirAll(emptyDir, 0o750); err != nil {
 		return nil, fmt.Errorf("socket dir for the mux row: %w", err)
 	}
-	return startPodwire(ctx, e, e.podwireTLSListen(podwireService), transport.KindMuxTLS, func(l *transport.Listener) (string, []transport.DialOption) {
+	in, err := startPodwire(ctx, e, e.podwireTLSListen(podwireService), transport.KindMuxTLS, func(l *transport.Listener) (string, []transport.DialOption) {
 		return podwireService, []transport.DialOption{
 			e.podwireTLSFiles(),
 			transport.WithSocketDir(emptyDir),
 			transport.WithPeerAddr(podwireService, l.TLSAddr().String()),
 		}
 	})
+	if err != nil {
+		return nil, err
+	}
+	if err := attachMuxChannels(ctx, e, in, in.tlsAddr); err != nil {
+		return nil, errors.Join(fmt.Errorf("mux pool for channel_open: %w", err), in.close())
+	}
+	return in, nil
+}
+
+// attachMuxChannels gives the mux row its channel_open: a mux.Pool of its
+// own, made live with one stream, whose every new channel is a stream on
+// that session carrying the podwire.wire.v1 header the listener accepts
+// (the same exchange transport.Dial makes for a bare name).
+func attachMuxChannels(ctx context.Context, e *env, in *instance, addr string) error {
+	conf := e.pki.clientTLS()
+	conf.NextProtos = []string{transport.ALPNMux}
+	conf.ServerName = podwireService
+	pc := mux.DefaultPoolConfig()
+	pc.Dial = func(ctx context.Context, addr string) (net.Conn, error) {
+		d := tls.Dialer{Config: conf}
+		return d.DialContext(ctx, "tcp", addr)
+	}
+	pc.Session.Logger = e.logger
+	pool, err := mux.NewPool(pc)
+	if err != nil {
+		return err
+	}
+	in.onClose(pool.Close)
+	header := &wirev1.StreamHeader{Version: mux.HeaderVersion, Service: podwireService, Payload: wirev1.Payload_PAYLOAD_GRPC}
+	in.openChannel = func(ctx context.Context) (net.Conn, error) {
+		return pool.DialService(ctx, addr, header)
+	}
+	c, err := in.openChannel(ctx)
+	if err != nil {
+		return err
+	}
+	return c.Close()
 }
 
 // podwireTLSListen is a TLS-only listener on a loopback port for service.
@@ -97,6 +139,9 @@ func startPodwire(ctx context.Context, e *env, lc transport.ListenConfig, want t
 	registerEcho(srv)
 	in := &instance{}
 	in.onClose(serveInBackground(srv, ln))
+	if a := ln.TLSAddr(); a != nil {
+		in.tlsAddr = a.String()
+	}
 	tgt, dopts := target(ln)
 	dopts = append(dopts, transport.WithLogger(e.logger), transport.WithGRPCOptions(messageSizeDialOption()))
 	in.newConn = func(ctx context.Context) (*grpc.ClientConn, error) {

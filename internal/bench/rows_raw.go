@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -83,27 +84,43 @@ func (s *rawEchoServer) close() error {
 }
 
 func startRawUDS(ctx context.Context, e *env) (*instance, error) {
-	return startRaw(ctx, "unix", e.socketPath("raw"))
+	return startRaw(ctx, "unix", e.socketPath("raw"), nil, nil)
 }
 
 func startRawTCP(ctx context.Context, _ *env) (*instance, error) {
-	return startRaw(ctx, "tcp", "127.0.0.1:0")
+	return startRaw(ctx, "tcp", "127.0.0.1:0", nil, nil)
 }
 
-func startRaw(ctx context.Context, network, addr string) (*instance, error) {
+// startRawTLS is the TLS floor: the 64-byte echo over TLS 1.3 with client
+// certificates, the same handshake grpc-tls and the mux session make.
+func startRawTLS(ctx context.Context, e *env) (*instance, error) {
+	return startRaw(ctx, "tcp", "127.0.0.1:0", e.pki.serverTLS(), e.pki.clientTLS())
+}
+
+// startRaw listens on network/addr (with TLS when serverTLS is set) and
+// dials the echo server; a dial completes the TLS handshake.
+func startRaw(ctx context.Context, network, addr string, serverTLS, clientTLS *tls.Config) (*instance, error) {
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, network, addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen %s %s: %w", network, addr, err)
 	}
+	target := ln.Addr().String()
+	if serverTLS != nil {
+		ln = tls.NewListener(ln, serverTLS)
+	}
 	srv := newRawEchoServer(ln)
 	in := &instance{}
 	in.onClose(srv.close)
-	target := ln.Addr().String()
 	in.dialRaw = func(ctx context.Context) (net.Conn, error) {
+		if clientTLS != nil {
+			d := tls.Dialer{Config: clientTLS}
+			return d.DialContext(ctx, network, target)
+		}
 		var d net.Dialer
 		return d.DialContext(ctx, network, target)
 	}
+	in.openChannel = in.dialRaw
 	c, err := in.dialRaw(ctx)
 	if err != nil {
 		in.close()

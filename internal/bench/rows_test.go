@@ -31,6 +31,9 @@ func TestEveryRowStartsServesAndCleansUp(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 			in, err := spec.start(ctx, &env{dir: rowDir, pki: pk, logger: discardLogger()})
+			if in != nil {
+				in.row = spec.Row
+			}
 			if errors.Is(err, errUnavailable) {
 				t.Logf("row %s reports itself unavailable: %v", spec.ID, err)
 				return
@@ -51,8 +54,21 @@ func TestEveryRowStartsServesAndCleansUp(t *testing.T) {
 	}
 }
 
-// exercise sends one ping (raw rows) or one unary call and one ping-pong.
+// exercise sends one ping (raw rows) or one unary call and one ping-pong,
+// and opens and closes one connection-level channel where the row has them.
 func exercise(ctx context.Context, in *instance) error {
+	if in.row.OpensChannels != (in.openChannel != nil) {
+		return errors.New("row.OpensChannels disagrees with instance.openChannel")
+	}
+	if in.openChannel != nil {
+		c, err := in.openChannel(ctx)
+		if err != nil {
+			return err
+		}
+		if err := c.Close(); err != nil {
+			return err
+		}
+	}
 	if in.rawConn != nil {
 		return rawPing(in.rawConn, make([]byte, smallPayload), make([]byte, smallPayload))
 	}

@@ -18,7 +18,7 @@ import (
 func tinyConfig(t testing.TB) Config {
 	t.Helper()
 	cfg := QuickConfig()
-	cfg.Rows = []string{"raw-uds", "raw-tcp", "grpc-uds", "grpc-tcp", "grpc-tls"}
+	cfg.Rows = []string{"raw-uds", "raw-tcp", "raw-tls", "grpc-uds", "grpc-tcp", "grpc-tls"}
 	cfg.Rounds = 2
 	cfg.Warmup = 5 * time.Millisecond
 	cfg.Duration = 20 * time.Millisecond

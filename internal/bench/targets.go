@@ -57,7 +57,7 @@ var targetSpecs = []targetSpec{
 	{"uds_unary_p50", "podwire-uds", "grpc-uds", "unary_c1", 1.03, true},
 	{"mux_tls_unary_p50", "podwire-mux-tls", "grpc-tls", "unary_c1", 1.10, true},
 	{"mux_tls_bulk", "podwire-mux-tls", "grpc-tls", "bulk", 0.90, false},
-	{"channel_setup", "podwire-mux-tls", "grpc-tls", "setup", 0.10, true},
+	{"channel_setup", "podwire-mux-tls", "raw-tls", "channel_open", 0.10, true},
 	{"sidecar_unary_p50", "sidecar", "grpc-tls", "unary_c1", 1.6, true},
 	{"uds_vs_tcp_unary_p50", "podwire-uds", "podwire-tcp", "unary_c1", 0.85, true},
 }

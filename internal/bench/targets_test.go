@@ -34,12 +34,12 @@ func allRowsResults(podUDS, podTCP, mux, muxBulk, muxSetup, sidecar float64) []R
 		res("grpc-uds", "unary_c1", 100),
 		res("grpc-tls", "unary_c1", 200),
 		res("grpc-tls", "bulk", 1000),
-		res("grpc-tls", "setup", 2000),
+		res("raw-tls", "channel_open", 2000),
 		res("podwire-uds", "unary_c1", podUDS),
 		res("podwire-tcp", "unary_c1", podTCP),
 		res("podwire-mux-tls", "unary_c1", mux),
 		res("podwire-mux-tls", "bulk", muxBulk),
-		res("podwire-mux-tls", "setup", muxSetup),
+		res("podwire-mux-tls", "channel_open", muxSetup),
 		res("sidecar", "unary_c1", sidecar),
 	}
 }

@@ -50,29 +50,32 @@ type workload struct {
 	ID    string
 	Title string
 	kind  kind
-	// raw and grpc say which rows it applies to.
-	raw, grpc bool
-	run       func(ctx context.Context, in *instance, p params) (sample, error)
+	// applies says which rows run it.
+	applies func(Row) bool
+	run     func(ctx context.Context, in *instance, p params) (sample, error)
 }
 
-func (w workload) appliesTo(r Row) bool {
-	if r.Family == FamilyRaw {
-		return w.raw
-	}
-	return w.grpc
-}
+func (w workload) appliesTo(r Row) bool { return w.applies(r) }
+
+// Which rows a workload runs on.
+var (
+	grpcOnly    = func(r Row) bool { return r.Family != FamilyRaw }
+	rawAndGRPC  = func(Row) bool { return true }
+	channelRows = func(r Row) bool { return r.OpensChannels }
+)
 
 // allWorkloads lists the workloads in report order.
 func allWorkloads() []workload {
 	return []workload{
-		{"unary_c1", "unary 64 B, 1 caller", kindLatency, false, true, concurrentUnary(1)},
-		{"unary_c16", "unary 64 B, 16 callers", kindThroughput, false, true, concurrentUnary(16)},
-		{"unary_c64", "unary 64 B, 64 callers", kindThroughput, false, true, concurrentUnary(64)},
-		{"pingpong", "bidi-stream ping-pong 64 B (raw rows: 64 B echo on a net.Conn)", kindLatency, true, true, runPingPong},
-		{"bulk", "server-stream bulk, 1 MiB messages", kindBulk, false, true, runBulk},
-		{"setup", "new channel to first reply (new conn + handshake, or new stream on the live mux session)", kindLatency, true, true, runSetup},
-		{"idle_mem", "idle channels: heap and goroutines per channel, both ends; RSS growth", kindMemory, false, true, runIdleMem},
-		{"streams", "concurrent open streams on one channel: heap, goroutines per stream; RSS growth", kindMemory, false, true, runStreams},
+		{"unary_c1", "unary 64 B, 1 caller", kindLatency, grpcOnly, concurrentUnary(1)},
+		{"unary_c16", "unary 64 B, 16 callers", kindThroughput, grpcOnly, concurrentUnary(16)},
+		{"unary_c64", "unary 64 B, 64 callers", kindThroughput, grpcOnly, concurrentUnary(64)},
+		{"pingpong", "bidi-stream ping-pong 64 B (raw rows: 64 B echo on the socket)", kindLatency, rawAndGRPC, runPingPong},
+		{"bulk", "server-stream bulk, 1 MiB messages", kindBulk, grpcOnly, runBulk},
+		{"setup", "new gRPC channel to its first reply: new client + connect (+ TLS handshake, or a stream on the live mux session) + one call + close; raw rows: dial + one echo + close", kindLatency, rawAndGRPC, runSetup},
+		{"channel_open", "new connection-level channel, no gRPC: UDS/TCP dial, TCP+TLS dial and handshake, or a new stream on the live mux session with its podwire.wire.v1 header accepted; then close", kindLatency, channelRows, runChannelOpen},
+		{"idle_mem", "idle channels: heap and goroutines per channel, both ends; RSS growth", kindMemory, grpcOnly, runIdleMem},
+		{"streams", "concurrent open streams on one channel: heap, goroutines per stream; RSS growth", kindMemory, grpcOnly, runStreams},
 	}
 }
 
@@ -205,6 +208,26 @@ func runSetup(ctx context.Context, in *instance, p params) (sample, error) {
 			return sample{}, err
 		}
 		record(h, time.Since(t))
+	}
+	return latencySample(h, time.Since(start), m0, readMem()), nil
+}
+
+// runChannelOpen times p.setupCount connection-level channels: opened
+// (dial, handshake or mux stream + header exchange) and closed.
+func runChannelOpen(ctx context.Context, in *instance, p params) (sample, error) {
+	h := newHistogram()
+	m0 := readMem()
+	start := time.Now()
+	for range p.setupCount {
+		t := time.Now()
+		c, err := in.openChannel(ctx)
+		if err != nil {
+			return sample{}, fmt.Errorf("open channel: %w", err)
+		}
+		record(h, time.Since(t))
+		if err := c.Close(); err != nil {
+			return sample{}, fmt.Errorf("close channel: %w", err)
+		}
 	}
 	return latencySample(h, time.Since(start), m0, readMem()), nil
 }
