@@ -50,12 +50,7 @@ func Run(ctx context.Context, cfg Config) error {
 	ok := false
 	defer func() {
 		if !ok { // a failed start or a cancelled run: stop, or kill kept ones
-			for i := len(children) - 1; i >= 0; i-- {
-				if children[i].done == nil {
-					_ = children[i].cmd.Process.Kill()
-				}
-				_ = children[i].stop(cfg.StopTimeout)
-			}
+			abort(children, cfg.StopTimeout)
 		}
 	}()
 	for _, svc := range []struct {
@@ -95,6 +90,17 @@ func Run(ctx context.Context, cfg Config) error {
 		return ErrInvariant
 	}
 	return nil
+}
+
+// abort stops the children started so far, newest first; kept ones are
+// killed since the run failed.
+func abort(children []*child, timeout time.Duration) {
+	for i := len(children) - 1; i >= 0; i-- {
+		if children[i].done == nil {
+			_ = children[i].cmd.Process.Kill()
+		}
+		_ = children[i].stop(timeout)
+	}
 }
 
 // batch places the orders and checks everything afterwards.
