@@ -74,10 +74,13 @@ func shortDir(t testing.TB) string {
 	return dir
 }
 
-// testMuxConfig is mux.DefaultConfig with short timeouts for tests.
+// testMuxConfig is mux.DefaultConfig with a short keepalive for tests.
+// The reply wait (HeaderTimeout) stays generous: under -race on a loaded
+// machine an acceptor may take a while to answer 40 concurrent opens. The
+// sidecar's own inbound header deadline is Config.HeaderTimeout.
 func testMuxConfig() mux.Config {
 	c := mux.DefaultConfig()
-	c.HeaderTimeout = 500 * time.Millisecond
+	c.HeaderTimeout = 5 * time.Second
 	c.KeepAliveInterval = time.Second
 	return c
 }

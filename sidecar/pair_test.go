@@ -3,6 +3,7 @@ package sidecar
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net"
@@ -132,6 +133,14 @@ func TestPairSharesOneConnection(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Errorf("call: %v", err)
+	}
+	if t.Failed() {
+		snap, _ := json.Marshal(p.a.Snapshot())
+		t.Logf("A refusals: dial=%v refused=%v; B refusals: header_timeout=%v app_unavailable=%v; A snapshot %s",
+			counterValue(t, p.a, "podwire_sidecar_refusals_total", "reason", "dial"),
+			counterValue(t, p.a, "podwire_sidecar_refusals_total", "reason", "refused"),
+			counterValue(t, p.b, "podwire_sidecar_refusals_total", "reason", "header_timeout"),
+			counterValue(t, p.b, "podwire_sidecar_refusals_total", "reason", "app_unavailable"), snap)
 	}
 	if got := p.bLn.n.Load(); got != 1 {
 		t.Errorf("TCP connections accepted by B = %d, want 1", got)
