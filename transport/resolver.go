@@ -2,11 +2,9 @@ package transport
 
 import (
 	"context"
-	"path/filepath"
 	"sync"
 	"time"
 
-	"github.com/fsnotify/fsnotify"
 	"google.golang.org/grpc/resolver"
 )
 
@@ -81,6 +79,7 @@ func (b *resolverBuilder) Build(t resolver.Target, cc resolver.ClientConn, _ res
 		cfg:     cfg,
 		cc:      cc,
 		kick:    make(chan struct{}, 1),
+		fsKick:  make(chan struct{}, 1),
 		done:    make(chan struct{}),
 	}
 	r.watch()
@@ -94,69 +93,46 @@ type nameResolver struct {
 	service string
 	cfg     *dialConfig
 	cc      resolver.ClientConn
-	watcher *fsnotify.Watcher // nil if the socket dir cannot be watched
-	kick    chan struct{}     // ResolveNow requests, capacity 1
-	done    chan struct{}     // closed by Close
-	wg      sync.WaitGroup    // the run goroutine
+	unwatch func()         // stops the socket dir subscription; nil if not watching
+	fsKick  chan struct{}  // socket file events, capacity 1
+	kick    chan struct{}  // ResolveNow requests, capacity 1
+	done    chan struct{}  // closed by Close
+	wg      sync.WaitGroup // the run goroutine
 	once    sync.Once
 	// pool keeps the shared mux pool alive between connections once a
 	// remote route was selected; only run touches it, Close releases it.
 	pool *poolEntry
 }
 
-// watch starts watching the socket dir; without it, selection changes only
+// watch subscribes to the socket dir; without it, selection changes only
 // on ResolveNow (grpc calls it when a connection fails).
 func (r *nameResolver) watch() {
-	w, err := fsnotify.NewWatcher()
+	unwatch, err := dirWatchers.subscribe(r.cfg.socketDir, r.service+".sock", r.fsKick)
 	if err != nil {
-		r.cfg.log.Warn("podwire: cannot watch socket dir", "dir", r.cfg.socketDir, "err", err)
-		return
-	}
-	if err := w.Add(r.cfg.socketDir); err != nil {
-		w.Close()
 		r.cfg.log.Info("podwire: socket dir not watchable; a socket appearing later is seen on reconnect only",
 			"dir", r.cfg.socketDir, "err", err)
 		return
 	}
-	r.watcher = w
+	r.unwatch = unwatch
 }
 
-// run selects at start, then on file events and ResolveNow, until Close.
+// run selects at start, then on file events (after settleDelay) and
+// ResolveNow, until Close.
 func (r *nameResolver) run() {
 	defer r.wg.Done()
-	var events <-chan fsnotify.Event
-	var errs <-chan error
-	if r.watcher != nil {
-		events, errs = r.watcher.Events, r.watcher.Errors
-	}
-	sockName := r.service + ".sock"
 	settle := time.NewTimer(time.Hour)
 	settle.Stop()
 	defer settle.Stop()
-	var last route
-	last = r.update(last)
+	last := r.update(route{})
 	for {
 		select {
 		case <-r.done:
 			return
+		case <-r.fsKick:
+			settle.Reset(settleDelay)
+			continue
 		case <-r.kick:
 		case <-settle.C:
-		case ev, ok := <-events:
-			if !ok {
-				events = nil
-				continue
-			}
-			if filepath.Base(ev.Name) != sockName {
-				continue
-			}
-			settle.Reset(settleDelay)
-		case err, ok := <-errs:
-			if !ok {
-				errs = nil
-				continue
-			}
-			r.cfg.log.Warn("podwire: socket dir watch error", "dir", r.cfg.socketDir, "err", err)
-			continue
 		}
 		last = r.update(last)
 	}
@@ -209,10 +185,10 @@ func (r *nameResolver) ResolveNow(resolver.ResolveNowOptions) {
 func (r *nameResolver) Close() {
 	r.once.Do(func() {
 		close(r.done)
-		if r.watcher != nil {
-			r.watcher.Close()
-		}
 		r.wg.Wait()
+		if r.unwatch != nil {
+			r.unwatch()
+		}
 		if r.pool != nil {
 			pools.release(r.pool)
 		}

@@ -198,3 +198,35 @@ func TestRemoteSharesOnePool(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func TestResolversShareOneDirWatch(t *testing.T) {
+	dir := shortTempDir(t)
+	startServer(t, ListenConfig{Service: "inventory", SocketDir: dir})
+	var ccs []*grpc.ClientConn
+	for range 3 {
+		cc := dialT(t, "inventory", WithSocketDir(dir))
+		if _, err := check(t, cc); err != nil {
+			t.Fatalf("Check: %v", err)
+		}
+		ccs = append(ccs, cc)
+	}
+	dirWatchers.mu.Lock()
+	d := dirWatchers.watches[dir]
+	refs := 0
+	if d != nil {
+		refs = d.refs
+	}
+	dirWatchers.mu.Unlock()
+	if refs != 3 {
+		t.Errorf("watch refs on %s = %d, want 3 resolvers sharing one watcher", dir, refs)
+	}
+	for _, cc := range ccs {
+		cc.Close()
+	}
+	dirWatchers.mu.Lock()
+	_, still := dirWatchers.watches[dir]
+	dirWatchers.mu.Unlock()
+	if still {
+		t.Errorf("watch on %s still open after every ClientConn closed", dir)
+	}
+}
