@@ -426,17 +426,17 @@ func memStats() (heap, stack int64) {
 }
 
 // BenchmarkTuning compares mux settings for the DefaultConfig choices:
-// write coalescing on/off and the stream window, on unary and bulk.
+// write batching on/off and the stream window, on unary and bulk.
 func BenchmarkTuning(b *testing.B) {
 	for _, coalesce := range []bool{true, false} {
 		for _, window := range []uint32{256 << 10, 1 << 20, 4 << 20} {
-			name := fmt.Sprintf("coalesce=%v/window=%dK", coalesce, window>>10)
+			name := fmt.Sprintf("batch=%v/window=%dK", coalesce, window>>10)
 			cfg := mux.DefaultConfig()
 			cfg.StreamWindow = window
 			b.Run("op=unary/"+name, func(b *testing.B) {
-				old := mux.SetCoalesce(coalesce)
+				old := mux.SetBatchWrites(coalesce)
 				cc := muxTLS(b, cfg, nil)
-				mux.SetCoalesce(old)
+				mux.SetBatchWrites(old)
 				ctx := context.Background()
 				in := wrapperspb.Bytes(make([]byte, 64))
 				out := new(wrapperspb.BytesValue)
@@ -448,9 +448,9 @@ func BenchmarkTuning(b *testing.B) {
 				}
 			})
 			b.Run("op=bulk/"+name, func(b *testing.B) {
-				old := mux.SetCoalesce(coalesce)
+				old := mux.SetBatchWrites(coalesce)
 				cc := muxTLS(b, cfg, nil)
-				mux.SetCoalesce(old)
+				mux.SetBatchWrites(old)
 				benchBulk(b, cc)
 			})
 		}

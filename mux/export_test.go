@@ -12,10 +12,10 @@ func BenchPKI(tb testing.TB) (client, server *tls.Config) {
 	return p.client.Clone(), p.server.Clone()
 }
 
-// SetCoalesce turns header/body write coalescing on or off (for A/B
-// benchmarks) and returns the previous setting.
-func SetCoalesce(on bool) bool {
-	old := coalesce
-	coalesce = on
+// SetBatchWrites turns the batching writer on or off for sessions started
+// afterwards (for A/B benchmarks) and returns the previous setting.
+func SetBatchWrites(on bool) bool {
+	old := batchWrites
+	batchWrites = on
 	return old
 }

@@ -27,6 +27,12 @@ func TestManyStreams(t *testing.T) {
 	cfg := testConfig()
 	cfg.MaxInboundStreams = n
 	cfg.AcceptBacklog = n
+	// The server half-closes each stream after echoing; keep it from
+	// resetting streams the client has not read yet on a slow machine.
+	cfg.StreamCloseTimeout = time.Minute
+	// Pongs queue behind 10,000 streams' frames; under -race on a loaded
+	// 2-core machine that can exceed testConfig's 500 ms.
+	cfg.KeepAliveTimeout = 10 * time.Second
 	client, server := sessionPair(t, tlsConns, cfg)
 	serveEcho(t, server, workers)
 

@@ -145,6 +145,7 @@ func (s *Session) closedErr() error {
 // yamux session without waiting for our goroutines (callers may be one).
 func (s *Session) die(err error) {
 	s.dead.CompareAndSwap(nil, &err)
+	s.wire.abort.Store(true) // no point flushing to a dead or closing peer
 	s.ys.Close()
 }
 
@@ -325,11 +326,23 @@ func (s *Session) Accept() (net.Conn, error) {
 // underlying connection and waits for the session's goroutines. Streams
 // fail with ErrSessionClosed. Idempotent.
 func (s *Session) Close() error {
+	s.closeWith(ErrSessionClosed)
+	return nil
+}
+
+// closeWith closes the session; a nil reason (Shutdown) lets queued frames
+// be flushed first, a non-nil one drops them and is recorded as the cause.
+func (s *Session) closeWith(reason error) {
 	s.closeOnce.Do(func() {
 		s.mu.Lock()
 		s.closing = true
 		s.mu.Unlock()
-		s.die(ErrSessionClosed)
+		if reason != nil {
+			s.die(reason)
+		} else {
+			s.dead.CompareAndSwap(nil, &ErrSessionClosed)
+			s.ys.Close()
+		}
 		s.wg.Wait()
 		// Streams still in our backlog were never handed out: release them.
 		for {
@@ -342,7 +355,6 @@ func (s *Session) Close() error {
 			break
 		}
 	})
-	return nil
 }
 
 // Shutdown drains the session: it sends GoAway (the peer opens no new
@@ -372,7 +384,8 @@ func (s *Session) Shutdown(ctx context.Context) error {
 			err = fmt.Errorf("podwire/mux: shutdown cut off %d open streams: %w", s.NumStreams(), ctx.Err())
 		}
 	}
-	s.Close()
+	// Close without abort: frames already queued (final FINs) are flushed.
+	s.closeWith(nil)
 	return err
 }
 
