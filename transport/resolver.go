@@ -17,6 +17,9 @@ const Scheme = "podwire"
 // socket file appears at bind time, a moment before the server listens.
 const settleDelay = 50 * time.Millisecond
 
+// pollInterval re-checks a socket dir that cannot be watched (yet).
+const pollInterval = time.Second
+
 func init() {
 	// The accepted grpc idiom for a resolver scheme; the only init in podwire.
 	resolver.Register(&resolverBuilder{})
@@ -94,6 +97,9 @@ type nameResolver struct {
 	cfg     *dialConfig
 	cc      resolver.ClientConn
 	unwatch func()         // stops the socket dir subscription; nil if not watching
+	// watchFailed is set after the first failed watch is logged; only
+	// Build and then run touch it.
+	watchFailed bool
 	fsKick  chan struct{}  // socket file events, capacity 1
 	kick    chan struct{}  // ResolveNow requests, capacity 1
 	done    chan struct{}  // closed by Close
@@ -104,16 +110,20 @@ type nameResolver struct {
 	pool *poolEntry
 }
 
-// watch subscribes to the socket dir; without it, selection changes only
-// on ResolveNow (grpc calls it when a connection fails).
-func (r *nameResolver) watch() {
+// watch subscribes to the socket dir and reports success; until it
+// succeeds, run polls.
+func (r *nameResolver) watch() bool {
 	unwatch, err := dirWatchers.subscribe(r.cfg.socketDir, r.service+".sock", r.fsKick)
 	if err != nil {
-		r.cfg.log.Info("podwire: socket dir not watchable; a socket appearing later is seen on reconnect only",
-			"dir", r.cfg.socketDir, "err", err)
-		return
+		if !r.watchFailed {
+			r.cfg.log.Info("podwire: socket dir not watchable yet; polling it", "dir", r.cfg.socketDir,
+				"every", pollInterval, "err", err)
+			r.watchFailed = true
+		}
+		return false
 	}
 	r.unwatch = unwatch
+	return true
 }
 
 // run selects at start, then on file events (after settleDelay) and
@@ -123,6 +133,14 @@ func (r *nameResolver) run() {
 	settle := time.NewTimer(time.Hour)
 	settle.Stop()
 	defer settle.Stop()
+	// Without a watch (the socket dir does not exist yet), poll: retry the
+	// watch and re-select every pollInterval.
+	var poll <-chan time.Time
+	if r.unwatch == nil {
+		t := time.NewTicker(pollInterval)
+		defer t.Stop()
+		poll = t.C
+	}
 	last := r.update(route{})
 	for {
 		select {
@@ -133,6 +151,10 @@ func (r *nameResolver) run() {
 			continue
 		case <-r.kick:
 		case <-settle.C:
+		case <-poll:
+			if r.watch() {
+				poll = nil
+			}
 		}
 		last = r.update(last)
 	}

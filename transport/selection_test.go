@@ -2,6 +2,7 @@ package transport
 
 import (
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -229,4 +230,15 @@ func TestResolversShareOneDirWatch(t *testing.T) {
 	if still {
 		t.Errorf("watch on %s still open after every ClientConn closed", dir)
 	}
+}
+
+func TestSelectionSocketDirCreatedLater(t *testing.T) {
+	certDir := testCertDir(t, "inventory", "client")
+	remote := startServer(t, serverTLS(ListenConfig{Service: "inventory", NoUnix: true}, certDir, "inventory"))
+	sockDir := filepath.Join(shortTempDir(t), "later")
+	cc := dialT(t, "inventory", WithSocketDir(sockDir), tlsFiles(certDir, "client"),
+		WithPeerAddr("inventory", remote.ln.TLSAddr().String()))
+	waitTransport(t, cc, remoteKind)
+	startServer(t, ListenConfig{Service: "inventory", SocketDir: sockDir}) // creates the dir
+	waitTransport(t, cc, KindUnix)
 }
