@@ -96,15 +96,15 @@ type nameResolver struct {
 	service string
 	cfg     *dialConfig
 	cc      resolver.ClientConn
-	unwatch func()         // stops the socket dir subscription; nil if not watching
+	unwatch func() // stops the socket dir subscription; nil if not watching
 	// watchFailed is set after the first failed watch is logged; only
 	// Build and then run touch it.
 	watchFailed bool
-	fsKick  chan struct{}  // socket file events, capacity 1
-	kick    chan struct{}  // ResolveNow requests, capacity 1
-	done    chan struct{}  // closed by Close
-	wg      sync.WaitGroup // the run goroutine
-	once    sync.Once
+	fsKick      chan struct{}  // socket file events, capacity 1
+	kick        chan struct{}  // ResolveNow requests, capacity 1
+	done        chan struct{}  // closed by Close
+	wg          sync.WaitGroup // the run goroutine
+	once        sync.Once
 	// pool keeps the shared mux pool alive between connections once a
 	// remote route was selected; only run touches it, Close releases it.
 	pool *poolEntry
