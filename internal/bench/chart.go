@@ -5,6 +5,7 @@ import (
 	"image/color"
 	"io"
 	"math"
+	"strconv"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -268,6 +269,20 @@ func (pn panel) drawBars(p *plot.Plot) error {
 	p.X.Tick.Label.Rotation = math.Pi / 6
 	p.X.Tick.Label.XAlign = draw.XRight
 	p.X.Tick.Label.YAlign = draw.YCenter
+	p.Y.Tick.Marker = plainTicks{}
+	p.Legend.Left = true
+	// Headroom above the tallest bar for the legend and the value labels.
+	top := 0.0
+	for _, s := range pn.series {
+		for _, v := range s.values {
+			if !math.IsInf(v, 0) && !math.IsNaN(v) {
+				top = max(top, v)
+			}
+		}
+	}
+	if top > 0 {
+		p.Y.Max = top * 1.3
+	}
 	n := len(pn.series)
 	width := vg.Points(math.Min(60, 360/float64(max(len(pn.rows), 1)))) / vg.Length(n)
 	for i, s := range pn.series {
@@ -330,4 +345,19 @@ func valueLabels(vals plotter.Values) (*plotter.Labels, error) {
 		l.Offset = vg.Point{Y: vg.Points(3)}
 	}
 	return l, nil
+}
+
+// plainTicks are gonum's default ticks labelled without trailing decimals
+// (25000, not 25000.00).
+type plainTicks struct{}
+
+// Ticks returns plot.DefaultTicks with their labels reformatted.
+func (plainTicks) Ticks(lo, hi float64) []plot.Tick {
+	ts := plot.DefaultTicks{}.Ticks(lo, hi)
+	for i := range ts {
+		if ts[i].Label != "" {
+			ts[i].Label = strconv.FormatFloat(ts[i].Value, 'f', -1, 64)
+		}
+	}
+	return ts
 }
