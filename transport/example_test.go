@@ -62,3 +62,17 @@ func ExampleDial() {
 	fmt.Println(resp.Status, "over", who.Transport)
 	// Output: SERVING over unix
 }
+
+// Allow callers by Unix uid/gid (co-located) or certificate identity
+// (remote); a denied caller gets PermissionDenied and no handler runs.
+func ExampleWithAllow() {
+	_, err := transport.ServerOptions(transport.WithAllow("uid:1000", "gid:2000",
+		"spiffe://podwire.local/purchase", "dns:purchase"))
+	fmt.Println(err)
+
+	_, err = transport.ServerOptions(transport.WithAllow("user:alice"))
+	fmt.Println(err)
+	// Output:
+	// <nil>
+	// podwire/transport: bad allow-list entry "user:alice": unknown kind "user" (want uid:N, gid:N, spiffe://domain/path or dns:name)
+}
