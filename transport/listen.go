@@ -375,11 +375,13 @@ func (l *Listener) handleTLS(raw net.Conn) {
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()
-		defer l.untrack(raw)
 		tc := tls.Server(raw, l.certs.serverConfig(l.alpn()))
 		ctx, cancel := context.WithTimeout(context.Background(), l.tcfg.HandshakeTimeout)
 		err := tc.HandshakeContext(ctx)
 		cancel()
+		// From here the conn is handed on (or closed); Close must no longer
+		// close it as a handshake in progress.
+		l.untrack(raw)
 		if err != nil {
 			l.log.Info("podwire: TLS handshake failed", "remote", raw.RemoteAddr().String(), "err", err)
 			raw.Close()
