@@ -73,6 +73,14 @@ type podSpec struct {
 // when the test ends, printing its logs if the test failed.
 func start(t testing.TB, c podSpec) testcontainers.Container {
 	t.Helper()
+	return startOwned(t, t, c)
+}
+
+// startOwned is start for a container that outlives the (sub)test t that
+// starts it: failures to start are reported on t, while owner terminates
+// it when owner ends (e.g. a replacement started inside a subtest).
+func startOwned(t, owner testing.TB, c podSpec) testcontainers.Container {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	opts := append([]testcontainers.ContainerCustomizer{
@@ -80,17 +88,17 @@ func start(t testing.TB, c podSpec) testcontainers.Container {
 		testcontainers.WithLabels(suiteLabels()),
 	}, c.opts...)
 	ctr, err := testcontainers.Run(ctx, suite.image, opts...)
-	t.Cleanup(func() {
+	owner.Cleanup(func() {
 		if ctr == nil {
 			return
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		if t.Failed() {
-			t.Logf("logs of %s:\n%s", c.name, logsOf(ctx, ctr))
+		if owner.Failed() {
+			owner.Logf("logs of %s:\n%s", c.name, logsOf(ctx, ctr))
 		}
 		if err := testcontainers.TerminateContainer(ctr, testcontainers.RemoveVolumes(c.volumes...)); err != nil {
-			t.Errorf("terminating %s: %v", c.name, err)
+			owner.Errorf("terminating %s: %v", c.name, err)
 		}
 	})
 	if err != nil {

@@ -27,6 +27,7 @@ const (
 // through the pod's socket directory. The test process is one more member
 // of each pod: it reaches purchase and inventory through their sockets.
 type shop struct {
+	owner  testing.TB // the test the topology lives as long as
 	net    *testcontainers.DockerNetwork
 	a, b   *pod
 	tls    string // CA, and leaves purchase and inventory
@@ -45,7 +46,7 @@ type shopOption func(*sidecar.Config)
 // newShop starts the topology and waits until every piece accepts.
 func newShop(t testing.TB, opts ...shopOption) *shop {
 	t.Helper()
-	s := &shop{net: newNetwork(t), a: newPod(t, "a"), b: newPod(t, "b")}
+	s := &shop{owner: t, net: newNetwork(t), a: newPod(t, "a"), b: newPod(t, "b")}
 	s.tls = tlsDir(t, []string{"purchase", "inventory"})
 
 	s.inv = s.startInventory(t)
@@ -91,10 +92,11 @@ func newShop(t testing.TB, opts ...shopOption) *shop {
 
 // startInventory runs inventory in pod B (again, after a kill: the same
 // data file) and waits for its socket. It admits pod B's sidecar (the
-// image's uid) and the test process.
+// image's uid) and the test process. The container lives as long as the
+// topology, even when a subtest t starts it.
 func (s *shop) startInventory(t testing.TB) testcontainers.Container {
 	t.Helper()
-	ctr := start(t, podSpec{
+	ctr := startOwned(t, s.owner, podSpec{
 		name: "inventory",
 		args: []string{"serve", "inventory", "--seed", "--data", "/var/lib/podwire/inventory.db",
 			"--allow", fmt.Sprintf("uid:%d,%s", runtimeUID, selfUID())},
