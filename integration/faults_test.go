@@ -10,11 +10,11 @@ import (
 
 // Timing of scenario 4.
 const (
-	faultRate      = 20               // orders per second from the test client
-	faultWarmup    = 2 * time.Second  // orders flow before each fault
-	faultAfter     = 7 * time.Second  // orders keep flowing after the peer's return
-	recoveryBudget = 5 * time.Second  // the product promise
-	killOutage     = 2 * time.Second  // inventory stays dead this long
+	faultRate      = 20              // orders per second from the test client
+	faultWarmup    = 2 * time.Second // orders flow before each fault
+	faultAfter     = 7 * time.Second // orders keep flowing after the peer's return
+	recoveryBudget = 5 * time.Second // the product promise
+	killOutage     = 2 * time.Second // inventory stays dead this long
 	faultQuiet     = 500 * time.Millisecond
 )
 
