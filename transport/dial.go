@@ -242,6 +242,9 @@ func (c *dialConfig) dialOptions() []grpc.DialOption {
 func (c *dialConfig) grpcTarget(ctx context.Context, t target) (string, string, error) {
 	switch t.kind {
 	case targetUnix:
+		if err := checkSocketPath(t.addr); err != nil {
+			return "", "", err
+		}
 		return "passthrough:///" + addrUnix + t.addr, "localhost", nil
 	case targetAbstract:
 		if _, err := abstractAddr(t.addr); err != nil {
