@@ -3,6 +3,7 @@ package transport
 import (
 	"errors"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -101,7 +102,7 @@ func TestDialErrors(t *testing.T) {
 			[]string{"not loopback"}},
 		{"plaintext not asked", "tcp://127.0.0.1:80", nil, ErrInsecureNotAllowed, []string{"WithInsecureLoopback"}},
 		{"bad target", "Inventory!", nil, ErrBadTarget, []string{"Inventory!"}},
-		{"socket path too long", "unix:///" + strings.Repeat("p", 120) + ".sock", nil, ErrPathTooLong, []string{"108-byte limit"}},
+		{"socket path too long", "unix:///" + strings.Repeat("p", 120) + ".sock", nil, ErrPathTooLong, []string{strconv.Itoa(sunPathLimit) + "-byte limit"}},
 		{"conflicting TLS options", "inventory", []DialOption{WithTLSFiles("a", "b", "c"), WithTLSConfig(nil)}, ErrBadConfig,
 			[]string{"WithTLSConfig"}},
 	}
