@@ -1,10 +1,13 @@
 package transport
 
 import (
+	"context"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
 )
 
 // transportCase sets up a server and a client over one transport.
@@ -31,6 +34,12 @@ func transports() []transportCase {
 			s := startServer(tb, serverTLS(ListenConfig{Service: "inventory", NoUnix: true}, dir, "inventory"))
 			return s, "tls://" + s.ln.TLSAddr().String(), []DialOption{tlsFiles(dir, "client"), WithServerName("inventory")}
 		}},
+		{"mux+tls", KindMuxTLS, func(tb testing.TB) (*testServer, string, []DialOption) {
+			dir := testCertDir(tb, "inventory", "client")
+			s := startServer(tb, serverTLS(ListenConfig{Service: "inventory", NoUnix: true}, dir, "inventory"))
+			return s, "inventory", []DialOption{WithSocketDir(shortTempDir(tb)), tlsFiles(dir, "client"),
+				WithPeerAddr("inventory", s.ln.TLSAddr().String())}
+		}},
 	}
 }
 
@@ -55,7 +64,7 @@ func TestBehaviourUnary(t *testing.T) {
 				if sp.UID < 0 || sp.PID <= 0 {
 					t.Errorf("server PeerFrom uid/pid = %d/%d, want SO_PEERCRED values", sp.UID, sp.PID)
 				}
-			case KindTLS:
+			case KindTLS, KindMuxTLS:
 				if got, want := sp.SPIFFEID, "spiffe://podwire.local/client"; got != want {
 					t.Errorf("server PeerFrom SPIFFE ID = %q, want %q", got, want)
 				}
@@ -100,6 +109,64 @@ func TestBehaviourServerStream(t *testing.T) {
 				if i == 0 {
 					s.health.SetServingStatus("inv", healthpb.HealthCheckResponse_NOT_SERVING)
 				}
+			}
+		})
+	}
+}
+
+func TestBehaviourConcurrentCalls(t *testing.T) {
+	for _, tc := range transports() {
+		t.Run(tc.name, func(t *testing.T) {
+			_, target, opts := tc.setup(t)
+			client := healthpb.NewHealthClient(dialT(t, target, opts...))
+			ctx := ctxT(t)
+			const workers, calls = 16, 25
+			errs := make(chan error, workers)
+			for range workers {
+				go func() {
+					for range calls {
+						if _, err := client.Check(ctx, &healthpb.HealthCheckRequest{}); err != nil {
+							errs <- err
+							return
+						}
+					}
+					errs <- nil
+				}()
+			}
+			for range workers {
+				if err := <-errs; err != nil {
+					t.Errorf("Check: %v", err)
+				}
+			}
+		})
+	}
+}
+
+func TestBehaviourDeadline(t *testing.T) {
+	for _, tc := range transports() {
+		t.Run(tc.name, func(t *testing.T) {
+			_, target, opts := tc.setup(t)
+			client := healthpb.NewHealthClient(dialT(t, target, opts...))
+			if _, err := check(t, dialT(t, target, opts...)); err != nil {
+				t.Fatalf("warm-up Check: %v", err)
+			}
+			ctx, cancel := context.WithTimeout(ctxT(t), 100*time.Millisecond)
+			defer cancel()
+			start := time.Now()
+			stream, err := client.Watch(ctx, &healthpb.HealthCheckRequest{Service: "never-set"})
+			if err == nil {
+				for err == nil {
+					_, err = stream.Recv()
+				}
+			}
+			// The client's timer gives DeadlineExceeded; if the server sees the
+			// propagated deadline first, the health service ends the stream
+			// with Canceled. Either way the deadline ended it, in time.
+			if c := status.Code(err); c != codes.DeadlineExceeded && c != codes.Canceled {
+				t.Errorf("Watch past its deadline = %v, want DeadlineExceeded (or the server's Canceled)", err)
+			}
+			if d := time.Since(start); d > 2*time.Second {
+				t.Errorf("Watch ended %v after start, want about 100ms", d)
 			}
 		})
 	}
