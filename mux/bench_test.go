@@ -76,6 +76,9 @@ var transports = []transport{
 	{"mux+tls", func(b *testing.B, opts ...grpc.DialOption) *grpc.ClientConn {
 		return muxTLS(b, mux.DefaultConfig(), nil, opts...)
 	}},
+	{"mux+tls-lean", func(b *testing.B, opts ...grpc.DialOption) *grpc.ClientConn {
+		return muxTLS(b, mux.DefaultConfig(), leanServer, append(slices.Clone(leanDial), opts...)...)
+	}},
 	{"yamux+tls", rawYamuxTLS},
 }
 
@@ -363,16 +366,17 @@ func BenchmarkChannelSetup(b *testing.B) {
 	})
 }
 
-// lean are the gRPC buffer options for channels over mux streams: the
-// stream already buffers, so gRPC's 32 KiB read buffer and per-connection
-// write buffer are mostly duplicates.
+// lean are the gRPC options recommended for channels over mux streams:
+// the stream already buffers what arrives, so gRPC's 32 KiB read buffer
+// per connection is a second copy (ReadBufferSize 0 reads the stream
+// directly); a 128 KiB write buffer makes fewer, larger mux frames
+// (BenchmarkBulkGRPCOptions), and sharing it returns it to a pool between
+// flushes instead of every idle connection holding one.
 var (
-	leanDial = []grpc.DialOption{
-		grpc.WithReadBufferSize(4 << 10), grpc.WithWriteBufferSize(4 << 10), grpc.WithSharedWriteBuffer(true),
-	}
-	leanServer = []grpc.ServerOption{
-		grpc.ReadBufferSize(4 << 10), grpc.WriteBufferSize(4 << 10), grpc.SharedWriteBuffer(true),
-	}
+	leanDial = []grpc.DialOption{grpc.WithReadBufferSize(0),
+		grpc.WithWriteBufferSize(128 << 10), grpc.WithSharedWriteBuffer(true)}
+	leanServer = []grpc.ServerOption{grpc.ReadBufferSize(0),
+		grpc.WriteBufferSize(128 << 10), grpc.SharedWriteBuffer(true)}
 )
 
 // BenchmarkIdleChannel measures what one idle logical channel costs: a
@@ -387,6 +391,9 @@ func BenchmarkIdleChannel(b *testing.B) {
 	}{
 		{"grpc=default", nil, nil},
 		{"grpc=lean", leanDial, leanServer},
+		{"grpc=read4K+write4K+sharedwrite",
+			[]grpc.DialOption{grpc.WithReadBufferSize(4 << 10), grpc.WithWriteBufferSize(4 << 10), grpc.WithSharedWriteBuffer(true)},
+			[]grpc.ServerOption{grpc.ReadBufferSize(4 << 10), grpc.WriteBufferSize(4 << 10), grpc.SharedWriteBuffer(true)}},
 	} {
 		b.Run("transport=mux+tls/"+v.name, func(b *testing.B) {
 			const channels = 200
