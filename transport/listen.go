@@ -62,7 +62,7 @@ type Listener struct {
 	cfg   ListenConfig
 	tcfg  Config
 	log   *slog.Logger
-	unix  *unixSocket    // nil with NoUnix
+	unix  *UnixListener  // nil with NoUnix
 	tcp   []net.Listener // TLS and plain listeners
 	tlsLn net.Listener   // the TLS one, also in tcp
 	certs *certSource    // nil without TLSAddr
@@ -131,7 +131,7 @@ func (l *Listener) open(ctx context.Context) error {
 	var err error
 	if !l.cfg.NoUnix {
 		path := socketPath(l.cfg.SocketDir, l.cfg.Service)
-		if l.unix, err = listenUnix(ctx, path, l.cfg.SocketGroup, l.tcfg, l.log); err != nil {
+		if l.unix, err = ListenUnix(ctx, path, UnixSocketOptions{Group: l.cfg.SocketGroup, ProbeTimeout: l.tcfg.ProbeTimeout, Logger: l.log}); err != nil {
 			return err
 		}
 	}
@@ -158,7 +158,7 @@ func (l *Listener) open(ctx context.Context) error {
 // start runs one accept loop per socket.
 func (l *Listener) start() {
 	if l.unix != nil {
-		l.goLoop(l.unix.ln, l.handleUnix)
+		l.goLoop(l.unix, l.handleUnix)
 	}
 	for _, ln := range l.tcp {
 		if ln == l.tlsLn {
@@ -256,7 +256,7 @@ func (l *Listener) Accept() (net.Conn, error) {
 // Addr returns the Unix socket address, or the first TCP address with NoUnix.
 func (l *Listener) Addr() net.Addr {
 	if l.unix != nil {
-		return l.unix.ln.Addr()
+		return l.unix.Addr()
 	}
 	return l.tcp[0].Addr()
 }
@@ -266,7 +266,7 @@ func (l *Listener) SocketPath() string {
 	if l.unix == nil {
 		return ""
 	}
-	return l.unix.path
+	return l.unix.Path()
 }
 
 // TLSAddr returns the bound TLS address (useful with port 0), or nil.
@@ -319,7 +319,7 @@ func (l *Listener) Shutdown(ctx context.Context) error {
 func (l *Listener) closeAll() error {
 	var errs []error
 	if l.unix != nil {
-		errs = append(errs, l.unix.close())
+		errs = append(errs, l.unix.Close())
 	}
 	for _, ln := range l.tcp {
 		errs = append(errs, ln.Close())

@@ -39,7 +39,7 @@ func (c *dialConfig) selectRoute(ctx context.Context, service string) (route, er
 	path := socketPath(c.socketDir, service)
 	sockErr := checkSocketPath(path)
 	if sockErr == nil {
-		if sockErr = probeUnix(ctx, path, c.tuning); sockErr == nil {
+		if sockErr = probeUnix(ctx, path, c.tuning.ProbeTimeout); sockErr == nil {
 			return route{kind: KindUnix, addr: addrUnix + path, reason: "socket_live", detail: path}, nil
 		}
 	}

@@ -11,7 +11,9 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"syscall"
+	"time"
 )
 
 // ucred is the identity of the process on the other end of a Unix socket.
@@ -33,24 +35,50 @@ func checkSocketPath(path string) error {
 	return nil
 }
 
-// unixSocket is a bound, listening service socket that removes its file on
-// close only if the file is still the one it created.
-type unixSocket struct {
+// UnixSocketOptions configures ListenUnix. The zero value is valid.
+type UnixSocketOptions struct {
+	// Group optionally owns the 0660 socket: a group name or a numeric gid.
+	// Empty keeps the process's group.
+	Group string
+	// ProbeTimeout bounds the connect that tells a live socket at the path
+	// from a stale one. Zero means 1s.
+	ProbeTimeout time.Duration
+	// Logger receives the "removing stale socket" line; nil discards.
+	Logger *slog.Logger
+}
+
+// UnixListener is a listening Unix socket made by ListenUnix. Close stops
+// listening and removes the socket file, but only while the file is still
+// the one this listener created (a successor's socket is left alone). It
+// is a net.Listener, safe for concurrent use.
+type UnixListener struct {
 	ln   *net.UnixListener
 	path string
 	info os.FileInfo // the socket file as created, to avoid removing a successor's
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
-// listenUnix runs the socket lifecycle: create the dir 0750, refuse a live
-// socket, remove a stale one, bind, chmod 0660 and chgrp.
-func listenUnix(ctx context.Context, path, group string, cfg Config, log *slog.Logger) (*unixSocket, error) {
+// ListenUnix listens on the Unix socket path following podwire's socket
+// lifecycle: the path must fit sockaddr_un (108 bytes on Linux, else a
+// *PathTooLongError); the directory is created with mode 0750 if missing;
+// a live socket at path is never stolen (*AddrInUseError, matching
+// ErrAddrInUse); a stale one is removed; the new socket is made 0660 and,
+// with opts.Group, owned by that group. ctx bounds the probe and the bind.
+// Listen uses it for <socket dir>/<service>.sock; the sidecar for its
+// upstream and admin sockets.
+func ListenUnix(ctx context.Context, path string, opts UnixSocketOptions) (*UnixListener, error) {
+	if opts.ProbeTimeout <= 0 {
+		opts.ProbeTimeout = DefaultConfig().ProbeTimeout
+	}
 	if err := checkSocketPath(path); err != nil {
 		return nil, err
 	}
 	if err := ensureDir(filepath.Dir(path)); err != nil {
 		return nil, err
 	}
-	if err := clearStale(ctx, path, cfg, log); err != nil {
+	if err := clearStale(ctx, path, opts.ProbeTimeout, loggerOr(opts.Logger)); err != nil {
 		return nil, err
 	}
 	var lc net.ListenConfig
@@ -63,8 +91,8 @@ func listenUnix(ctx context.Context, path, group string, cfg Config, log *slog.L
 	}
 	ul := ln.(*net.UnixListener)
 	ul.SetUnlinkOnClose(false)
-	s := &unixSocket{ln: ul, path: path}
-	if err := s.setMode(group); err != nil {
+	s := &UnixListener{ln: ul, path: path}
+	if err := s.setMode(opts.Group); err != nil {
 		ul.Close()
 		os.Remove(path)
 		return nil, err
@@ -74,6 +102,45 @@ func listenUnix(ctx context.Context, path, group string, cfg Config, log *slog.L
 		return nil, fmt.Errorf("podwire/transport: stat %s after bind: %w", path, err)
 	}
 	return s, nil
+}
+
+// Accept waits for the next connection; after Close it returns an error
+// wrapping net.ErrClosed.
+func (s *UnixListener) Accept() (net.Conn, error) { return s.ln.Accept() }
+
+// Addr returns the socket's address.
+func (s *UnixListener) Addr() net.Addr { return s.ln.Addr() }
+
+// Path returns the socket file's path.
+func (s *UnixListener) Path() string { return s.path }
+
+// Close stops listening and removes the socket file if it is still the one
+// ListenUnix created. Safe to call more than once; later calls return the
+// first result.
+func (s *UnixListener) Close() error {
+	s.closeOnce.Do(func() {
+		err := ignoreClosed(s.ln.Close())
+		if fi, serr := os.Lstat(s.path); serr == nil && os.SameFile(fi, s.info) {
+			if rerr := os.Remove(s.path); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) && err == nil {
+				err = rerr
+			}
+		}
+		s.closeErr = err
+	})
+	return s.closeErr
+}
+
+// ProbeUnix connects to the Unix socket path and closes the connection at
+// once: nil means a server accepts there. An error wrapping
+// syscall.ECONNREFUSED or fs.ErrNotExist means the socket is stale or
+// missing. ctx bounds the connect.
+func ProbeUnix(ctx context.Context, path string) error {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "unix", path)
+	if err != nil {
+		return err
+	}
+	return c.Close()
 }
 
 // ensureDir creates dir with mode 0750 when it does not exist; an existing
@@ -94,7 +161,7 @@ func ensureDir(dir string) error {
 
 // clearStale probes an existing file at path: a live socket is an error, a
 // stale socket is removed, anything else is refused.
-func clearStale(ctx context.Context, path string, cfg Config, log *slog.Logger) error {
+func clearStale(ctx context.Context, path string, probeTimeout time.Duration, log *slog.Logger) error {
 	fi, err := os.Lstat(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -105,7 +172,7 @@ func clearStale(ctx context.Context, path string, cfg Config, log *slog.Logger) 
 	if fi.Mode().Type() != fs.ModeSocket {
 		return fmt.Errorf("podwire/transport: %s exists and is not a socket; remove it or pick another socket dir", path)
 	}
-	switch err := probeUnix(ctx, path, cfg); {
+	switch err := probeUnix(ctx, path, probeTimeout); {
 	case err == nil:
 		return &AddrInUseError{Path: path}
 	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, fs.ErrNotExist):
@@ -119,20 +186,15 @@ func clearStale(ctx context.Context, path string, cfg Config, log *slog.Logger) 
 	}
 }
 
-// probeUnix connects to path and closes at once; nil means something accepts.
-func probeUnix(ctx context.Context, path string, cfg Config) error {
-	ctx, cancel := context.WithTimeout(ctx, cfg.ProbeTimeout)
+// probeUnix is ProbeUnix bounded by timeout.
+func probeUnix(ctx context.Context, path string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "unix", path)
-	if err != nil {
-		return err
-	}
-	return c.Close()
+	return ProbeUnix(ctx, path)
 }
 
 // setMode makes the socket 0660 and, if group is set, owned by that group.
-func (s *unixSocket) setMode(group string) error {
+func (s *UnixListener) setMode(group string) error {
 	if err := os.Chmod(s.path, 0o660); err != nil {
 		return fmt.Errorf("podwire/transport: chmod 0660 %s: %w", s.path, err)
 	}
@@ -159,15 +221,4 @@ func lookupGroup(group string) (int, error) {
 		return 0, fmt.Errorf("podwire/transport: SocketGroup %q: %w (use an existing group name or a numeric gid)", group, err)
 	}
 	return strconv.Atoi(g.Gid)
-}
-
-// close stops listening and removes the socket file if it is still ours.
-func (s *unixSocket) close() error {
-	err := s.ln.Close()
-	if fi, serr := os.Lstat(s.path); serr == nil && os.SameFile(fi, s.info) {
-		if rerr := os.Remove(s.path); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) && err == nil {
-			err = rerr
-		}
-	}
-	return err
 }
