@@ -15,18 +15,32 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// policy is a parsed allow-list; immutable.
-type policy struct {
+// AllowList is a parsed allow-list: who may call a server. It is
+// immutable and safe for concurrent use. Entries:
+//
+//	uid:N               a Unix socket peer with uid N (SO_PEERCRED)
+//	gid:N               a Unix socket peer whose primary gid is N
+//	spiffe://td/path    a TLS peer whose leaf's SPIFFE ID (URI SAN) is exactly this
+//	dns:name            a TLS peer with this DNS SAN (case-insensitive)
+//	dns:*.domain        a TLS peer with a DNS SAN of exactly one label
+//	                    under domain: a.domain matches, a.b.domain and domain do not
+//
+// ServerOptions (WithAllow) builds its interceptors on it; the sidecar
+// uses it for each inbound service.
+type AllowList struct {
 	uids, gids []int
 	spiffe     []string
-	dns        []string
-	selfUID    int // the server's uid, for the empty list on Unix sockets
-	log        *slog.Logger
+	dns        []string // lower case; "*.domain" for a wildcard
+	selfUID    int      // the server's uid, for the empty list on Unix sockets
 }
 
-// parsePolicy parses allow-list entries; the error names the bad entry.
-func parsePolicy(entries []string) (*policy, error) {
-	p := &policy{selfUID: os.Getuid()}
+// ParseAllowList parses allow-list entries (see AllowList). A bad entry
+// fails with an *AllowEntryError naming it (matching ErrBadAllowEntry).
+// No entries is valid and means: over Unix sockets only the server's own
+// uid, over TLS any certificate the CA signed, over plaintext TCP only
+// loopback.
+func ParseAllowList(entries []string) (*AllowList, error) {
+	a := &AllowList{selfUID: os.Getuid()}
 	for _, e := range entries {
 		kind, val, ok := strings.Cut(e, ":")
 		if !ok {
@@ -39,67 +53,106 @@ func parsePolicy(entries []string) (*policy, error) {
 				return nil, &AllowEntryError{Entry: e, Reason: kind + " must be a non-negative number"}
 			}
 			if kind == "uid" {
-				p.uids = append(p.uids, n)
+				a.uids = append(a.uids, n)
 			} else {
-				p.gids = append(p.gids, n)
+				a.gids = append(a.gids, n)
 			}
 		case "spiffe":
 			u, err := url.Parse(e)
 			if err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.Port() != "" {
 				return nil, &AllowEntryError{Entry: e, Reason: "a SPIFFE ID is spiffe://trust-domain/path with no port, query or fragment"}
 			}
-			p.spiffe = append(p.spiffe, e)
+			a.spiffe = append(a.spiffe, e)
 		case "dns":
-			if val == "" || strings.ContainsAny(val, " /:@") {
-				return nil, &AllowEntryError{Entry: e, Reason: "dns: needs a host name"}
+			name := strings.ToLower(val)
+			if !validDNSEntry(name) {
+				return nil, &AllowEntryError{Entry: e, Reason: "dns: needs a host name, or *. and a domain for one label"}
 			}
-			p.dns = append(p.dns, strings.ToLower(val))
+			a.dns = append(a.dns, name)
 		default:
 			return nil, &AllowEntryError{Entry: e, Reason: "unknown kind " + strconv.Quote(kind)}
 		}
 	}
-	return p, nil
+	return a, nil
 }
 
-// empty reports whether no entry was given.
-func (p *policy) empty() bool {
-	return len(p.uids)+len(p.gids)+len(p.spiffe)+len(p.dns) == 0
+// validDNSEntry reports whether name (lower case) is a host name or
+// "*." and a domain.
+func validDNSEntry(name string) bool {
+	rest := strings.TrimPrefix(name, "*.")
+	return rest != "" && !strings.ContainsAny(rest, "* /:@") &&
+		!strings.HasPrefix(rest, ".") && !strings.HasSuffix(rest, ".")
 }
 
-// allows reports whether peer may call, and a reason for the log.
-func (p *policy) allows(pr Peer) (bool, string) {
+// Empty reports whether the list has no entries.
+func (a *AllowList) Empty() bool {
+	return len(a.uids)+len(a.gids)+len(a.spiffe)+len(a.dns) == 0
+}
+
+// HasUnixEntries reports whether the list has uid: or gid: entries, which
+// only Unix socket peers can match.
+func (a *AllowList) HasUnixEntries() bool { return len(a.uids)+len(a.gids) > 0 }
+
+// Allows reports whether peer may call and, when it may not, why (for a
+// log line or an error message). Unix peers match uid:/gid: entries, TLS
+// and mux+tls peers need a verified client certificate and match
+// spiffe:/dns: entries, plaintext TCP peers are allowed only from loopback
+// with an empty list.
+func (a *AllowList) Allows(pr Peer) (bool, string) {
 	switch pr.Transport {
 	case KindUnix:
-		if p.empty() {
-			if pr.UID == p.selfUID && pr.UID >= 0 {
+		if a.Empty() {
+			if pr.UID == a.selfUID && pr.UID >= 0 {
 				return true, ""
 			}
-			return false, "empty allow-list: only the server's uid " + strconv.Itoa(p.selfUID)
+			return false, "empty allow-list: only the server's uid " + strconv.Itoa(a.selfUID)
 		}
-		return slices.Contains(p.uids, pr.UID) || slices.Contains(p.gids, pr.GID), "uid/gid not in allow-list"
+		return slices.Contains(a.uids, pr.UID) || slices.Contains(a.gids, pr.GID), "uid/gid not in allow-list"
 	case KindTLS, KindMuxTLS:
 		if len(pr.Chain) == 0 {
 			return false, "no verified client certificate"
 		}
-		if p.empty() {
+		if a.Empty() {
 			return true, ""
 		}
-		if pr.SPIFFEID != "" && slices.Contains(p.spiffe, pr.SPIFFEID) {
+		if pr.SPIFFEID != "" && slices.Contains(a.spiffe, pr.SPIFFEID) {
 			return true, ""
 		}
-		for _, n := range pr.DNSNames {
-			if slices.Contains(p.dns, strings.ToLower(n)) {
-				return true, ""
-			}
+		if slices.ContainsFunc(pr.DNSNames, a.matchDNS) {
+			return true, ""
 		}
 		return false, "certificate SPIFFE ID/DNS names not in allow-list"
 	case KindTCP:
-		if p.empty() && isLoopbackAddr(pr.Addr) {
+		if a.Empty() && isLoopbackAddr(pr.Addr) {
 			return true, ""
 		}
 		return false, "plaintext TCP has no identity; only loopback with an empty allow-list is allowed"
 	}
 	return false, "connection not made by a podwire Listener/credentials"
+}
+
+// matchDNS reports whether the certificate DNS name n matches a dns: entry.
+func (a *AllowList) matchDNS(n string) bool {
+	n = strings.ToLower(n)
+	for _, e := range a.dns {
+		if n == e {
+			return true
+		}
+		if domain, ok := strings.CutPrefix(e, "*."); ok {
+			head, tail, found := strings.Cut(n, ".")
+			if found && head != "" && tail == domain {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// authorizer is the gRPC authorization of ServerOptions: an allow-list and
+// the logger for denials. Immutable.
+type authorizer struct {
+	allow *AllowList
+	log   *slog.Logger
 }
 
 // isLoopbackAddr reports whether a is a loopback TCP address.
@@ -109,11 +162,11 @@ func isLoopbackAddr(a net.Addr) bool {
 }
 
 // check returns PermissionDenied (and logs) unless ctx's peer is allowed.
-func (p *policy) check(ctx context.Context, method string) error {
+func (p *authorizer) check(ctx context.Context, method string) error {
 	pr, ok := PeerFrom(ctx)
 	allowed, reason := false, "no podwire peer identity on the connection (use transport.ServerOptions)"
 	if ok {
-		allowed, reason = p.allows(pr)
+		allowed, reason = p.allow.Allows(pr)
 	}
 	if allowed {
 		return nil
@@ -124,7 +177,7 @@ func (p *policy) check(ctx context.Context, method string) error {
 }
 
 // unary is the unary authorization interceptor.
-func (p *policy) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+func (p *authorizer) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 	if err := p.check(ctx, info.FullMethod); err != nil {
 		return nil, err
 	}
@@ -132,7 +185,7 @@ func (p *policy) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo,
 }
 
 // stream is the stream authorization interceptor.
-func (p *policy) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+func (p *authorizer) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
 	if err := p.check(ss.Context(), info.FullMethod); err != nil {
 		return err
 	}

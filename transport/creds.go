@@ -74,7 +74,7 @@ func tlsAuthInfo(kind Kind, tc *tls.Conn, addr net.Addr) (*AuthInfo, error) {
 	}
 	return &AuthInfo{
 		CommonAuthInfo: credentials.CommonAuthInfo{SecurityLevel: credentials.PrivacyAndIntegrity},
-		Peer:           tlsPeer(kind, &cs, addr),
+		Peer:           PeerOfTLS(kind, &cs, addr),
 		TLS:            &cs,
 	}, nil
 }

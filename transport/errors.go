@@ -138,7 +138,7 @@ type AllowEntryError struct {
 
 // Error names the entry and the accepted forms.
 func (e *AllowEntryError) Error() string {
-	return fmt.Sprintf("podwire/transport: bad allow-list entry %q: %s (want uid:N, gid:N, spiffe://domain/path or dns:name)",
+	return fmt.Sprintf("podwire/transport: bad allow-list entry %q: %s (want uid:N, gid:N, spiffe://domain/path, dns:name or dns:*.domain)",
 		e.Entry, e.Reason)
 }
 

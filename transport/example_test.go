@@ -2,6 +2,7 @@ package transport_test
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"os"
 
@@ -74,5 +75,27 @@ func ExampleWithAllow() {
 	fmt.Println(err)
 	// Output:
 	// <nil>
-	// podwire/transport: bad allow-list entry "user:alice": unknown kind "user" (want uid:N, gid:N, spiffe://domain/path or dns:name)
+	// podwire/transport: bad allow-list entry "user:alice": unknown kind "user" (want uid:N, gid:N, spiffe://domain/path, dns:name or dns:*.domain)
+}
+
+// An AllowList checks a peer outside gRPC, as the sidecar does for each
+// inbound stream; dns:*.domain admits exactly one label under domain.
+func ExampleParseAllowList() {
+	allow, err := transport.ParseAllowList([]string{"spiffe://podwire.local/purchase", "dns:*.shop.svc"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, name := range []string{"purchase.shop.svc", "a.purchase.shop.svc"} {
+		peer := transport.Peer{Transport: transport.KindMuxTLS, DNSNames: []string{name},
+			Chain: []*x509.Certificate{{DNSNames: []string{name}}}}
+		if ok, reason := allow.Allows(peer); ok {
+			fmt.Println(name, "allowed")
+		} else {
+			fmt.Println(name, "denied:", reason)
+		}
+	}
+	// Output:
+	// purchase.shop.svc allowed
+	// a.purchase.shop.svc denied: certificate SPIFFE ID/DNS names not in allow-list
 }

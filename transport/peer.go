@@ -89,8 +89,12 @@ func PeerOf(p *peer.Peer) (Peer, bool) {
 	return out, true
 }
 
-// tlsPeer fills a Peer from a verified TLS connection state.
-func tlsPeer(kind Kind, cs *tls.ConnectionState, addr net.Addr) Peer {
+// PeerOfTLS returns the identity of the other end of a TLS connection
+// whose handshake has completed: kind (KindTLS or KindMuxTLS), the
+// verified chain (else the presented certificates), the leaf's SPIFFE ID
+// and DNS names, and addr. UID, GID and PID are -1. Servers outside gRPC
+// (the sidecar) use it to check an AllowList.
+func PeerOfTLS(kind Kind, cs *tls.ConnectionState, addr net.Addr) Peer {
 	p := Peer{Transport: kind, UID: -1, GID: -1, PID: -1, Addr: addr}
 	if len(cs.VerifiedChains) > 0 {
 		p.Chain = cs.VerifiedChains[0]

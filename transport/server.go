@@ -26,8 +26,9 @@ type serverConfig struct {
 }
 
 // WithAllow sets the allow-list: "uid:N", "gid:N" (Unix sockets, from
-// SO_PEERCRED; gid is the peer's primary group), "spiffe://domain/path" and
-// "dns:name" (TLS client certificates). A caller matching any entry is
+// SO_PEERCRED; gid is the peer's primary group), "spiffe://domain/path",
+// "dns:name" and "dns:*.domain" (TLS client certificates; the wildcard
+// matches one label), as parsed by ParseAllowList. A caller matching any entry is
 // allowed. Without entries only the server's own uid (Unix sockets) and any
 // certificate from the trusted CA (TLS) are allowed.
 func WithAllow(entries ...string) ServerOption {
@@ -62,11 +63,11 @@ func ServerOptions(opts ...ServerOption) ([]grpc.ServerOption, error) {
 			return nil, err
 		}
 	}
-	p, err := parsePolicy(c.allow)
+	allow, err := ParseAllowList(c.allow)
 	if err != nil {
 		return nil, err
 	}
-	p.log = c.log
+	p := &authorizer{allow: allow, log: c.log}
 	return []grpc.ServerOption{
 		grpc.Creds(serverCreds{}),
 		grpc.ChainUnaryInterceptor(p.unary),
