@@ -29,10 +29,14 @@ type certState struct {
 	stamp string
 }
 
-// certSource holds the current certificate and CA from PEM files and reloads
-// them when the files change; handshakes after a reload use the new files,
-// established connections keep going. Safe for concurrent use.
-type certSource struct {
+// CertSource holds a certificate, its key and a CA bundle loaded from PEM
+// files and reloads them when the files change (written, renamed, or a
+// Kubernetes Secret volume's symlink swapped): handshakes after a reload
+// use the new files, established connections keep going, and a broken new
+// set is logged and the previous one kept. Listen uses one for its TLS
+// port, the sidecar for its link. Safe for concurrent use; Close stops the
+// watch.
+type CertSource struct {
 	certFile, keyFile, caFile string
 	minVersion                uint16
 	log                       *slog.Logger
@@ -45,11 +49,35 @@ type certSource struct {
 	once    sync.Once
 }
 
+// CertSourceOptions configures NewCertSource. The zero value is valid.
+type CertSourceOptions struct {
+	// MinTLSVersion is the lowest TLS version of the configs it returns:
+	// tls.VersionTLS12 or tls.VersionTLS13. Zero means TLS 1.3.
+	MinTLSVersion uint16
+	// Logger receives reload and watch errors; nil discards.
+	Logger *slog.Logger
+}
+
+// NewCertSource loads the PEM files certFile, keyFile and caFile and
+// starts watching their directories; a change is picked up about 100ms
+// after the last write. If the platform cannot watch, it logs a warning
+// and instead re-reads changed files when a config is built. Errors are
+// *TLSConfigError naming the file.
+func NewCertSource(certFile, keyFile, caFile string, opts CertSourceOptions) (*CertSource, error) {
+	if opts.MinTLSVersion == 0 {
+		opts.MinTLSVersion = tls.VersionTLS13
+	}
+	if opts.MinTLSVersion != tls.VersionTLS12 && opts.MinTLSVersion != tls.VersionTLS13 {
+		return nil, configError("CertSourceOptions.MinTLSVersion", "must be tls.VersionTLS12 or tls.VersionTLS13, got %#x", opts.MinTLSVersion)
+	}
+	return newCertSource(certFile, keyFile, caFile, opts.MinTLSVersion, opts.Logger)
+}
+
 // newPolledCertSource loads the files once; clientConfig re-reads them when
 // their size or mtime changed. It starts no goroutine (clients have no
 // Close hook on a grpc.ClientConn to stop one).
-func newPolledCertSource(certFile, keyFile, caFile string, minVersion uint16, log *slog.Logger) (*certSource, error) {
-	s := &certSource{certFile: certFile, keyFile: keyFile, caFile: caFile, minVersion: minVersion,
+func newPolledCertSource(certFile, keyFile, caFile string, minVersion uint16, log *slog.Logger) (*CertSource, error) {
+	s := &CertSource{certFile: certFile, keyFile: keyFile, caFile: caFile, minVersion: minVersion,
 		log: loggerOr(log), done: make(chan struct{})}
 	if err := s.reload(); err != nil {
 		return nil, err
@@ -58,7 +86,7 @@ func newPolledCertSource(certFile, keyFile, caFile string, minVersion uint16, lo
 }
 
 // newCertSource loads the files once and starts watching their directories.
-func newCertSource(certFile, keyFile, caFile string, minVersion uint16, log *slog.Logger) (*certSource, error) {
+func newCertSource(certFile, keyFile, caFile string, minVersion uint16, log *slog.Logger) (*CertSource, error) {
 	s, err := newPolledCertSource(certFile, keyFile, caFile, minVersion, log)
 	if err != nil {
 		return nil, err
@@ -114,7 +142,7 @@ func fileStamp(files ...string) string {
 
 // refresh reloads when the files changed since the last load; a broken new
 // set of files is logged and the previous one kept.
-func (s *certSource) refresh() {
+func (s *CertSource) refresh() {
 	if s.watcher != nil || fileStamp(s.certFile, s.keyFile, s.caFile) == s.cur.Load().stamp {
 		return
 	}
@@ -124,7 +152,7 @@ func (s *certSource) refresh() {
 }
 
 // reload loads the files and, if they are valid, makes them current.
-func (s *certSource) reload() error {
+func (s *CertSource) reload() error {
 	st, err := loadCertState(s.certFile, s.keyFile, s.caFile)
 	if err != nil {
 		return err
@@ -140,7 +168,7 @@ func (s *certSource) reload() error {
 }
 
 // watch reloads after file events settle, until Close.
-func (s *certSource) watch() {
+func (s *CertSource) watch() {
 	defer s.wg.Done()
 	names := map[string]bool{}
 	for _, f := range []string{s.certFile, s.keyFile, s.caFile} {
@@ -178,14 +206,16 @@ func (s *certSource) watch() {
 	}
 }
 
-// serverConfig returns a tls.Config whose handshakes use the certificate
-// and CA current at handshake time.
-func (s *certSource) serverConfig(alpn []string) *tls.Config {
+// ServerConfig returns a server tls.Config offering the ALPN protocols
+// alpn, requiring a client certificate that verifies against the CA, and
+// using the certificate and CA current at each handshake.
+func (s *CertSource) ServerConfig(alpn []string) *tls.Config {
 	return &tls.Config{
 		MinVersion: s.minVersion,
 		NextProtos: alpn,
 		ClientAuth: tls.RequireAndVerifyClientCert,
 		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+			s.refresh()
 			c := s.cur.Load().server.Clone()
 			c.NextProtos = alpn
 			return c, nil
@@ -193,9 +223,10 @@ func (s *certSource) serverConfig(alpn []string) *tls.Config {
 	}
 }
 
-// clientConfig returns a tls.Config for one dial with the current
-// certificate and CA, verifying serverName.
-func (s *certSource) clientConfig(serverName string, alpn []string) *tls.Config {
+// ClientConfig returns a client tls.Config for one dial: the current
+// certificate as client certificate, the current CA as roots, verifying
+// the server as serverName and offering the ALPN protocols alpn.
+func (s *CertSource) ClientConfig(serverName string, alpn []string) *tls.Config {
 	s.refresh()
 	st := s.cur.Load()
 	return &tls.Config{
@@ -207,8 +238,9 @@ func (s *certSource) clientConfig(serverName string, alpn []string) *tls.Config 
 	}
 }
 
-// Close stops watching. Safe to call more than once.
-func (s *certSource) Close() error {
+// Close stops watching and waits for the watch goroutine. Safe to call
+// more than once.
+func (s *CertSource) Close() error {
 	var err error
 	s.once.Do(func() {
 		close(s.done)

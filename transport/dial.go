@@ -32,7 +32,7 @@ type dialConfig struct {
 	tlsConf          *tls.Config       // from WithTLSConfig (a clone)
 	tlsConfOrig      *tls.Config       // the caller's pointer, to share pools
 	certFiles        []string          // from WithTLSFiles: cert, key, CA
-	certs            *certSource       // loaded certFiles
+	certs            *CertSource       // loaded certFiles
 	insecureLoopback bool
 	serverName       string // from WithServerName
 	log              *slog.Logger
@@ -167,7 +167,7 @@ func (c *dialConfig) tlsClientConfig(serverName string, alpn []string) (*tls.Con
 	}
 	switch {
 	case c.certs != nil:
-		return c.certs.clientConfig(serverName, alpn), nil
+		return c.certs.ClientConfig(serverName, alpn), nil
 	case c.tlsConf != nil:
 		conf := c.tlsConf.Clone()
 		if conf.ServerName == "" {

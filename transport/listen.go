@@ -65,7 +65,7 @@ type Listener struct {
 	unix  *UnixListener  // nil with NoUnix
 	tcp   []net.Listener // TLS and plain listeners
 	tlsLn net.Listener   // the TLS one, also in tcp
-	certs *certSource    // nil without TLSAddr
+	certs *CertSource    // nil without TLSAddr
 	mux   *muxServer     // nil without TLSAddr
 	conns chan net.Conn  // ready for Accept
 	done  chan struct{}  // closed by Close
@@ -375,7 +375,7 @@ func (l *Listener) handleTLS(raw net.Conn) {
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()
-		tc := tls.Server(raw, l.certs.serverConfig(l.alpn()))
+		tc := tls.Server(raw, l.certs.ServerConfig(l.alpn()))
 		ctx, cancel := context.WithTimeout(context.Background(), l.tcfg.HandshakeTimeout)
 		err := tc.HandshakeContext(ctx)
 		cancel()

@@ -1,0 +1,130 @@
+package transport
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/podwire/podwire/transport/certs"
+)
+
+// certSourceT opens a CertSource on NAME's files in dir, closed at cleanup.
+func certSourceT(tb testing.TB, dir, name string) *CertSource {
+	tb.Helper()
+	s, err := NewCertSource(filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key"),
+		filepath.Join(dir, "ca.crt"), CertSourceOptions{Logger: testLogger(tb)})
+	if err != nil {
+		tb.Fatalf("NewCertSource: %v", err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s
+}
+
+// handshakeSerial runs a TLS handshake over a pipe between server and
+// client configs and returns the serial of the server's leaf.
+func handshakeSerial(tb testing.TB, server, client *tls.Config) (*big.Int, string, error) {
+	tb.Helper()
+	sc, cc := net.Pipe()
+	defer sc.Close()
+	defer cc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() { errc <- tls.Server(sc, server).HandshakeContext(ctx) }()
+	tc := tls.Client(cc, client)
+	err := tc.HandshakeContext(ctx)
+	if serr := <-errc; err == nil {
+		err = serr
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	st := tc.ConnectionState()
+	return st.PeerCertificates[0].SerialNumber, st.NegotiatedProtocol, nil
+}
+
+func TestCertSourceHandshakeAndReload(t *testing.T) {
+	dir := testCertDir(t, "inventory", "client")
+	srv := certSourceT(t, dir, "inventory")
+	cli := certSourceT(t, dir, "client")
+	before, proto, err := handshakeSerial(t, srv.ServerConfig([]string{ALPNMux}), cli.ClientConfig("inventory", []string{ALPNMux}))
+	if err != nil {
+		t.Fatalf("handshake: %v", err)
+	}
+	if proto != ALPNMux {
+		t.Errorf("ALPN = %q, want %q", proto, ALPNMux)
+	}
+	if _, _, err := handshakeSerial(t, srv.ServerConfig(nil), cli.ClientConfig("purchase", nil)); err == nil {
+		t.Error("handshake verifying the wrong server name succeeded")
+	}
+
+	// A broken rewrite is ignored; a good one is picked up.
+	crt := filepath.Join(dir, "inventory.crt")
+	good, err := os.ReadFile(crt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(crt, []byte("not PEM"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * reloadDebounce)
+	if got, _, err := handshakeSerial(t, srv.ServerConfig(nil), cli.ClientConfig("inventory", nil)); err != nil || got.Cmp(before) != 0 {
+		t.Fatalf("after a broken rewrite: serial %v, err %v; want the previous certificate %v", got, err, before)
+	}
+	if err := os.WriteFile(crt, good, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := certs.Write(dir, []string{"inventory"}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got, _, err := handshakeSerial(t, srv.ServerConfig(nil), cli.ClientConfig("inventory", nil))
+		if err == nil && got.Cmp(before) != 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still serial %v (err %v) 5s after rotation, want a new one", got, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for i := range 2 {
+		if err := srv.Close(); err != nil {
+			t.Errorf("Close #%d = %v, want nil", i+1, err)
+		}
+	}
+}
+
+func TestNewCertSourceErrors(t *testing.T) {
+	dir := testCertDir(t, "inventory")
+	crt, key, ca := filepath.Join(dir, "inventory.crt"), filepath.Join(dir, "inventory.key"), filepath.Join(dir, "ca.crt")
+	tests := []struct {
+		name           string
+		crt, key, ca   string
+		opts           CertSourceOptions
+		wantTLSMissing bool
+	}{
+		{"missing cert", filepath.Join(dir, "nope.crt"), key, ca, CertSourceOptions{}, true},
+		{"key of another file", crt, ca, ca, CertSourceOptions{}, true},
+		{"CA without PEM", crt, key, key, CertSourceOptions{}, true},
+		{"TLS 1.1", crt, key, ca, CertSourceOptions{MinTLSVersion: tls.VersionTLS11}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := NewCertSource(tt.crt, tt.key, tt.ca, tt.opts)
+			if err == nil {
+				s.Close()
+				t.Fatal("NewCertSource succeeded, want an error")
+			}
+			if got := errors.Is(err, ErrTLSConfigMissing); got != tt.wantTLSMissing {
+				t.Errorf("error %v: Is ErrTLSConfigMissing = %v, want %v", err, got, tt.wantTLSMissing)
+			}
+		})
+	}
+}
