@@ -50,24 +50,56 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
-// TestRunStopsWithinDeadline serves a service whose stream never ends:
-// the stop must still return within ShutdownTimeout (Stop after
-// GracefulStop times out) and health must answer while serving.
-func TestRunStopsWithinDeadline(t *testing.T) {
+// blockStarted receives a value each time a block stream starts.
+var blockStarted = make(chan struct{}, 16)
+
+// blockDesc is a service whose one stream never ends on its own.
+var blockDesc = grpc.ServiceDesc{
+	ServiceName: "test.Block",
+	HandlerType: (*any)(nil),
+	Streams: []grpc.StreamDesc{{StreamName: "Block", ServerStreams: true, Handler: func(_ any, ss grpc.ServerStream) error {
+		blockStarted <- struct{}{}
+		<-ss.Context().Done()
+		return nil
+	}}},
+}
+
+// startRun runs a service with the block stream under Run in a temp socket
+// dir and returns a client, and a stop func that reports how long Run took
+// to return.
+func startRun(t *testing.T, shutdown time.Duration) (*grpc.ClientConn, func() (time.Duration, error)) {
+	t.Helper()
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(t.Context())
-	started := make(chan Addrs, 1)
-	done := make(chan error, 1)
-	cfg := Config{Service: "svc", SocketDir: dir, DataPath: filepath.Join(dir, "unused"), ShutdownTimeout: 200 * time.Millisecond}
-	go func() {
-		done <- Run(ctx, cfg, prometheus.NewRegistry(), Service{HealthName: "svc.v1.Svc", Register: func(grpc.ServiceRegistrar) {}}, func(a Addrs) { started <- a })
-	}()
-	<-started
+	started, done := make(chan Addrs, 1), make(chan error, 1)
+	cfg := Config{Service: "svc", SocketDir: dir, DataPath: filepath.Join(dir, "unused"), ShutdownTimeout: shutdown}
+	svc := Service{HealthName: "svc.v1.Svc", Register: func(g grpc.ServiceRegistrar) { g.RegisterService(&blockDesc, struct{}{}) }}
+	go func() { done <- Run(ctx, cfg, prometheus.NewRegistry(), svc, func(a Addrs) { started <- a }) }()
+	select {
+	case <-started:
+	case err := <-done:
+		cancel()
+		t.Fatalf("Run: %v", err)
+	}
 	cc, err := transport.Dial(t.Context(), "svc", transport.WithSocketDir(dir))
 	if err != nil {
+		cancel()
+		<-done
 		t.Fatalf("Dial: %v", err)
 	}
-	defer cc.Close()
+	t.Cleanup(func() { _ = cc.Close() })
+	return cc, func() (time.Duration, error) {
+		start := time.Now()
+		cancel()
+		err := <-done
+		return time.Since(start), err
+	}
+}
+
+// TestRunHealthAndWatchersDoNotHoldTheStop checks health while serving,
+// and that an open health Watch does not delay the graceful stop.
+func TestRunHealthAndWatchersDoNotHoldTheStop(t *testing.T) {
+	cc, stop := startRun(t, 10*time.Second)
 	hc := healthpb.NewHealthClient(cc)
 	if r, err := hc.Check(t.Context(), &healthpb.HealthCheckRequest{Service: "svc.v1.Svc"}); err != nil || r.GetStatus() != healthpb.HealthCheckResponse_SERVING {
 		t.Fatalf("Check = %v, %v; want SERVING", r.GetStatus(), err)
@@ -79,12 +111,41 @@ func TestRunStopsWithinDeadline(t *testing.T) {
 	if _, err := w.Recv(); err != nil {
 		t.Fatalf("Watch Recv: %v", err)
 	}
-	start := time.Now()
-	cancel()
-	if err := <-done; err != nil {
+	d, err := stop()
+	if err != nil {
 		t.Errorf("Run = %v, want nil", err)
 	}
-	if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("stop took %v with a 200ms ShutdownTimeout", d)
+	if d > 2*time.Second {
+		t.Errorf("stop took %v with only a health watcher open; want it not to wait for the 10s deadline", d)
+	}
+	for {
+		if _, err := w.Recv(); err != nil {
+			break
+		}
+	}
+}
+
+// TestRunCutsOffAtDeadline holds a stream that never ends: the stop must
+// give up on it after ShutdownTimeout and still return.
+func TestRunCutsOffAtDeadline(t *testing.T) {
+	cc, stop := startRun(t, 200*time.Millisecond)
+	cs, err := cc.NewStream(t.Context(), &blockDesc.Streams[0], "/test.Block/Block")
+	if err != nil {
+		t.Fatalf("NewStream: %v", err)
+	}
+	if err := cs.SendMsg(&healthpb.HealthCheckRequest{}); err != nil {
+		t.Fatalf("SendMsg: %v", err)
+	}
+	select {
+	case <-blockStarted:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the block stream never reached its handler")
+	}
+	d, err := stop()
+	if err != nil {
+		t.Errorf("Run = %v, want nil", err)
+	}
+	if d < 200*time.Millisecond || d > 3*time.Second {
+		t.Errorf("stop took %v, want about the 200ms deadline", d)
 	}
 }

@@ -60,7 +60,9 @@ func Run(ctx context.Context, cfg Config, reg *prometheus.Registry, svc Service,
 	}
 	gs := grpc.NewServer(append(sopts, grpc.ChainUnaryInterceptor(m.unary), grpc.ChainStreamInterceptor(m.stream))...)
 	svc.Register(gs)
-	hs := health.NewServer()
+	stopping, beginStop := context.WithCancel(context.Background())
+	defer beginStop()
+	hs := &healthServer{Server: health.NewServer(), stopping: stopping}
 	healthpb.RegisterHealthServer(gs, hs)
 	reflection.Register(gs)
 
@@ -99,6 +101,7 @@ func Run(ctx context.Context, cfg Config, reg *prometheus.Registry, svc Service,
 	}
 	isReady.Store(false)
 	hs.Shutdown()
+	beginStop()
 	stop(gs, svc, cfg, log)
 	if err := <-served; serveErr == nil && err != nil {
 		serveErr = err
