@@ -35,8 +35,9 @@ func (c Config) Validate() error {
 type Option interface{ apply(*options) }
 
 type options struct {
-	cfg Config
-	log *slog.Logger
+	cfg     Config
+	log     *slog.Logger
+	metrics *Metrics
 }
 
 type optionFunc func(*options)
@@ -48,3 +49,6 @@ func WithConfig(c Config) Option { return optionFunc(func(o *options) { o.cfg = 
 
 // WithLogger sets the logger; default discards.
 func WithLogger(l *slog.Logger) Option { return optionFunc(func(o *options) { o.log = l }) }
+
+// WithMetrics records counters on m; default none.
+func WithMetrics(m *Metrics) Option { return optionFunc(func(o *options) { o.metrics = m }) }

@@ -37,12 +37,13 @@ func Run(ctx context.Context, cfg host.Config, ready func(host.Addrs)) error {
 			cfg.Logger.Info("seeded demo stock", "items_created", n)
 		}
 	}
-	srv, err := NewServer(st, WithLogger(cfg.Logger))
+	reg := prometheus.NewRegistry()
+	srv, err := NewServer(st, WithLogger(cfg.Logger), WithMetrics(NewMetrics(reg)))
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
-	return host.Run(ctx, cfg, prometheus.NewRegistry(), host.Service{
+	return host.Run(ctx, cfg, reg, host.Service{
 		HealthName: inventoryv1.InventoryService_ServiceDesc.ServiceName,
 		Register:   srv.Register,
 		Shutdown:   srv.Shutdown,

@@ -28,6 +28,7 @@ type Server struct {
 	log   *slog.Logger
 	hub   *hub
 	now   func() time.Time
+	stats *Metrics
 
 	// writeMu is held across every store write and the publication of its
 	// changes, so each watcher sees the versions of a SKU in order.
@@ -47,7 +48,7 @@ func NewServer(st *Store, opts ...Option) (*Server, error) {
 	if o.log == nil {
 		o.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return &Server{store: st, cfg: o.cfg, log: o.log, hub: newHub(o.cfg.WatchBuffer, o.cfg.MaxWatchers), now: time.Now}, nil
+	return &Server{store: st, cfg: o.cfg, log: o.log, hub: newHub(o.cfg.WatchBuffer, o.cfg.MaxWatchers), now: time.Now, stats: o.metrics}, nil
 }
 
 // Register registers the service on g.
@@ -119,6 +120,11 @@ func (s *Server) Reserve(_ context.Context, req *inventoryv1.ReserveRequest) (*i
 		return nil, s.fail("reserve", err)
 	}
 	s.hub.publish(changed)
+	if replayed {
+		s.stats.reservation("replayed")
+	} else {
+		s.stats.reservation("created")
+	}
 	return &inventoryv1.ReserveResponse{Reservation: res, Replayed: replayed}, nil
 }
 
@@ -134,6 +140,9 @@ func (s *Server) Release(_ context.Context, req *inventoryv1.ReleaseRequest) (*i
 		return nil, s.fail("release", err)
 	}
 	s.hub.publish(changed)
+	if changed != nil {
+		s.stats.reservation("released")
+	}
 	return &inventoryv1.ReleaseResponse{Reservation: res}, nil
 }
 
@@ -149,6 +158,9 @@ func (s *Server) Commit(_ context.Context, req *inventoryv1.CommitRequest) (*inv
 		return nil, s.fail("commit", err)
 	}
 	s.hub.publish(changed)
+	if changed != nil {
+		s.stats.reservation("committed")
+	}
 	return &inventoryv1.CommitResponse{Reservation: res}, nil
 }
 
@@ -194,6 +206,8 @@ func (s *Server) WatchStock(req *inventoryv1.WatchStockRequest, stream grpc.Serv
 		return status.Error(codes.Unavailable, "inventory: server is shutting down; retry on another replica")
 	}
 	defer s.hub.unsubscribe(w)
+	s.stats.watching(1)
+	defer s.stats.watching(-1)
 	if err := stream.SendHeader(metadata.MD{}); err != nil {
 		return err
 	}
@@ -217,6 +231,7 @@ func (s *Server) pump(stream grpc.ServerStreamingServer[inventoryv1.WatchStockRe
 				return s.fail("watch resync", err)
 			}
 			s.log.Debug("inventory: slow watcher resynchronised", "items", len(items))
+			s.stats.resync()
 			for _, it := range items {
 				floor[it.GetSku()] = it.GetVersion()
 				if err := stream.Send(&inventoryv1.WatchStockResponse{Item: it, Resync: true}); err != nil {

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -85,7 +87,8 @@ func (b *blockingStream) received() []*inventoryv1.WatchStockResponse {
 // version after it.
 func TestWatchStockSlowConsumer(t *testing.T) {
 	st := newStore(t)
-	srv, err := NewServer(st, WithConfig(Config{WatchBuffer: 4, MaxWatchers: 8}))
+	m := NewMetrics(prometheus.NewRegistry())
+	srv, err := NewServer(st, WithConfig(Config{WatchBuffer: 4, MaxWatchers: 8}), WithMetrics(m))
 	if err != nil {
 		t.Fatalf("NewServer: %v", err)
 	}
@@ -119,9 +122,18 @@ func TestWatchStockSlowConsumer(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+	if got := value(t, m.resyncs); got < 1 {
+		t.Errorf("resyncs metric = %v, want at least 1", got)
+	}
+	if got := value(t, m.watchers); got != 1 {
+		t.Errorf("watchers metric = %v while watching, want 1", got)
+	}
 	cancel()
 	if err := <-done; status.Code(err) != codes.Canceled {
 		t.Errorf("WatchStock after cancel = %v, want Canceled", err)
+	}
+	if got := value(t, m.watchers); got != 0 {
+		t.Errorf("watchers metric = %v after the stream ended, want 0", got)
 	}
 }
 
@@ -179,4 +191,17 @@ func TestWatchStockEndsOnShutdown(t *testing.T) {
 	if err := srv.Close(); err != nil {
 		t.Errorf("second stop: %v", err)
 	}
+}
+
+// value reads a counter or gauge.
+func value(tb testing.TB, m prometheus.Metric) float64 {
+	tb.Helper()
+	var d dto.Metric
+	if err := m.Write(&d); err != nil {
+		tb.Fatalf("read metric: %v", err)
+	}
+	if d.Counter != nil {
+		return d.Counter.GetValue()
+	}
+	return d.Gauge.GetValue()
 }
