@@ -21,7 +21,9 @@ var (
 )
 
 // Store keeps orders in one bbolt file; every write is fsynced before it
-// returns. An order is first stored pending (state UNSPECIFIED, never shown
+// returns. Concurrent writes are group-committed (bbolt Batch, up to 2ms
+// apart share one fsync), so every write function here is idempotent:
+// Batch may run it twice. An order is first stored pending (state UNSPECIFIED, never shown
 // to clients) and then confirmed once inventory holds its stock. Safe for
 // concurrent use.
 type Store struct {
@@ -47,6 +49,7 @@ func OpenStore(path string) (*Store, error) {
 		_ = db.Close()
 		return nil, &StoreError{Op: "init", Path: path, Err: err}
 	}
+	db.MaxBatchDelay = 2 * time.Millisecond
 	return &Store{db: db, path: path}, nil
 }
 
@@ -256,7 +259,7 @@ func (s *Store) view(op string, fn func(*bolt.Tx) error) error {
 }
 
 func (s *Store) update(op string, fn func(*bolt.Tx) error) error {
-	return s.wrap(op, s.db.Update(fn))
+	return s.wrap(op, s.db.Batch(fn))
 }
 
 func (s *Store) wrap(op string, err error) error {
