@@ -198,9 +198,14 @@ func (p *Pool) DialService(ctx context.Context, addr string, h *wirev1.StreamHea
 	return p.withSession(ctx, addr, func(s *Session) (net.Conn, error) { return s.dialService(ctx, h, true) })
 }
 
+// maxOpenRetries bounds how many dead or draining sessions one Pool open
+// moves past before it returns the last error.
+const maxOpenRetries = 4
+
 // withSession runs open on a session to addr, moving on to another session
 // (or a new dial) if the chosen one turns out dead or draining.
 func (p *Pool) withSession(ctx context.Context, addr string, open func(*Session) (net.Conn, error)) (net.Conn, error) {
+	retries := 0
 	for {
 		s, call, err := p.pick(ctx, addr)
 		if err != nil {
@@ -217,8 +222,10 @@ func (p *Pool) withSession(ctx context.Context, addr string, open func(*Session)
 			return c, nil
 		}
 		if errors.Is(err, ErrSessionClosed) || errors.Is(err, ErrDraining) {
-			if ctx.Err() == nil {
-				p.drop(addr, s)
+			p.drop(addr, s)
+			// A few sessions may be dying at once; a peer that kills every
+			// new session must not make this loop spin.
+			if retries++; retries < maxOpenRetries && ctx.Err() == nil {
 				continue
 			}
 		}
