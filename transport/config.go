@@ -29,6 +29,11 @@ type Config struct {
 	ReuseAddr bool
 	// HandshakeTimeout bounds a TLS handshake. Default 10s.
 	HandshakeTimeout time.Duration
+	// MaxPendingHandshakes caps the TLS handshakes in progress on one
+	// inbound TLS port (Listen's TLSAddr, a TLSListener): a connection
+	// accepted beyond it is closed at once, so a flood of silent clients
+	// cannot grow goroutines without bound. Must be > 0. Default 256.
+	MaxPendingHandshakes int
 	// FirstByteTimeout bounds the wait for the first bytes of an accepted
 	// connection (the TLS ClientHello, or the HTTP/2 preface on a Unix
 	// socket); a silent client is cut off. Default 10s.
@@ -41,19 +46,23 @@ type Config struct {
 	MinTLSVersion uint16
 }
 
+// DefaultMaxPendingHandshakes is Config.MaxPendingHandshakes by default.
+const DefaultMaxPendingHandshakes = 256
+
 // DefaultConfig returns the defaults documented on Config.
 func DefaultConfig() Config {
 	return Config{
-		NoDelay:           true,
-		KeepAliveIdle:     30 * time.Second,
-		KeepAliveInterval: 10 * time.Second,
-		KeepAliveCount:    3,
-		Linger:            -1,
-		ReuseAddr:         true,
-		HandshakeTimeout:  10 * time.Second,
-		FirstByteTimeout:  10 * time.Second,
-		ProbeTimeout:      time.Second,
-		MinTLSVersion:     tls.VersionTLS13,
+		NoDelay:              true,
+		KeepAliveIdle:        30 * time.Second,
+		KeepAliveInterval:    10 * time.Second,
+		KeepAliveCount:       3,
+		Linger:               -1,
+		ReuseAddr:            true,
+		HandshakeTimeout:     10 * time.Second,
+		MaxPendingHandshakes: DefaultMaxPendingHandshakes,
+		FirstByteTimeout:     10 * time.Second,
+		ProbeTimeout:         time.Second,
+		MinTLSVersion:        tls.VersionTLS13,
 	}
 }
 
@@ -76,6 +85,8 @@ func (c Config) Validate() error {
 		return configError("Linger", "must be -1 (OS default) or >= 0 seconds, got %d", c.Linger)
 	case c.HandshakeTimeout <= 0:
 		return configError("HandshakeTimeout", "must be > 0, got %v", c.HandshakeTimeout)
+	case c.MaxPendingHandshakes <= 0:
+		return configError("MaxPendingHandshakes", "must be > 0, got %d", c.MaxPendingHandshakes)
 	case c.FirstByteTimeout <= 0:
 		return configError("FirstByteTimeout", "must be > 0, got %v", c.FirstByteTimeout)
 	case c.ProbeTimeout <= 0:

@@ -21,6 +21,9 @@ func TestConfigValidate(t *testing.T) {
 		{"linger below -1", func(c *Config) { c.Linger = -2 }, false},
 		{"zero handshake", func(c *Config) { c.HandshakeTimeout = 0 }, false},
 		{"zero first byte", func(c *Config) { c.FirstByteTimeout = 0 }, false},
+		{"one pending handshake", func(c *Config) { c.MaxPendingHandshakes = 1 }, true},
+		{"zero pending handshakes", func(c *Config) { c.MaxPendingHandshakes = 0 }, false},
+		{"negative pending handshakes", func(c *Config) { c.MaxPendingHandshakes = -1 }, false},
 		{"zero probe", func(c *Config) { c.ProbeTimeout = 0 }, false},
 		{"TLS 1.1", func(c *Config) { c.MinTLSVersion = tls.VersionTLS11 }, false},
 	}
@@ -40,7 +43,7 @@ func TestConfigValidate(t *testing.T) {
 	if got := (Config{}).orDefault(); got != DefaultConfig() {
 		t.Errorf("zero Config = %+v, want DefaultConfig()", got)
 	}
-	if d := DefaultConfig(); d.MinTLSVersion != tls.VersionTLS13 || !d.NoDelay || d.KeepAliveIdle != 30*time.Second {
-		t.Errorf("DefaultConfig() = %+v, want TLS 1.3, NoDelay, 30s keepalive", d)
+	if d := DefaultConfig(); d.MinTLSVersion != tls.VersionTLS13 || !d.NoDelay || d.KeepAliveIdle != 30*time.Second || d.MaxPendingHandshakes != 256 {
+		t.Errorf("DefaultConfig() = %+v, want TLS 1.3, NoDelay, 30s keepalive, 256 pending handshakes", d)
 	}
 }

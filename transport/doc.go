@@ -39,6 +39,25 @@
 //	srv := grpc.NewServer(opts...)
 //	srv.Serve(ln)
 //
+// The TLS port closes a new connection at once while
+// Config.MaxPendingHandshakes (default 256) handshakes are in progress, so a
+// flood of silent clients cannot grow goroutines without bound; each
+// handshake is bounded by Config.HandshakeTimeout.
+//
+// # Building blocks
+//
+// The pieces Listen and Dial are made of are exported for servers that do
+// not speak gRPC, such as the podwire sidecar:
+//
+//	ListenUnix       the Unix socket lifecycle (0750 dir, 0660 socket, live
+//	                 socket refused, stale one removed, file removed on Close)
+//	ProbeUnix        tells a live socket from a stale one
+//	ParseAllowList   the allow-list; (*AllowList).Allows checks a Peer
+//	PeerOfTLS        a Peer from a completed TLS handshake
+//	NewCertSource    certificate, key and CA from PEM files, reloaded on change
+//	NewTLSListener   concurrent, capped, deadline-bound server handshakes
+//	DialMuxTLS       TCP+TLS dial that insists on ALPN podwire-mux/1
+//
 // # Identity
 //
 // PeerFrom (in handlers) and PeerOf (on clients, with the grpc.Peer call

@@ -26,6 +26,10 @@ var (
 	ErrBadAllowEntry = errors.New("podwire/transport: bad allow-list entry")
 	// ErrBadConfig means a ListenConfig or Config field is invalid.
 	ErrBadConfig = errors.New("podwire/transport: bad configuration")
+	// ErrTooManyHandshakes means a TLSListener closed a new connection
+	// because Config.MaxPendingHandshakes handshakes were in progress; if
+	// legitimate clients hit it, raise MaxPendingHandshakes.
+	ErrTooManyHandshakes = errors.New("podwire/transport: too many TLS handshakes in progress (raise Config.MaxPendingHandshakes if legitimate clients are refused)")
 	// ErrListenerClosed is returned by Accept after Close; it wraps
 	// net.ErrClosed so servers treat it as a normal stop.
 	ErrListenerClosed = fmt.Errorf("podwire/transport: listener closed: %w", net.ErrClosed)

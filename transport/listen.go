@@ -64,7 +64,7 @@ type Listener struct {
 	log   *slog.Logger
 	unix  *UnixListener  // nil with NoUnix
 	tcp   []net.Listener // TLS and plain listeners
-	tlsLn net.Listener   // the TLS one, also in tcp
+	tlsLn *TLSListener   // the TLS one, also in tcp
 	certs *CertSource    // nil without TLSAddr
 	mux   *muxServer     // nil without TLSAddr
 	conns chan net.Conn  // ready for Accept
@@ -73,9 +73,6 @@ type Listener struct {
 
 	closeOnce sync.Once
 	closeErr  error
-
-	mu       sync.Mutex            // guards inflight
-	inflight map[net.Conn]struct{} // conns in their TLS handshake, closed by Close
 }
 
 // Listen starts listening as cfg says. ctx bounds the setup (socket probe,
@@ -85,12 +82,11 @@ func Listen(ctx context.Context, cfg ListenConfig) (*Listener, error) {
 		return nil, err
 	}
 	l := &Listener{
-		cfg:      cfg,
-		tcfg:     cfg.Config.orDefault(),
-		log:      loggerOr(cfg.Logger),
-		conns:    make(chan net.Conn),
-		done:     make(chan struct{}),
-		inflight: make(map[net.Conn]struct{}),
+		cfg:   cfg,
+		tcfg:  cfg.Config.orDefault(),
+		log:   loggerOr(cfg.Logger),
+		conns: make(chan net.Conn),
+		done:  make(chan struct{}),
 	}
 	if err := l.open(ctx); err != nil {
 		l.closeAll()
@@ -139,8 +135,13 @@ func (l *Listener) open(ctx context.Context) error {
 		if l.certs, err = newCertSource(l.cfg.CertFile, l.cfg.KeyFile, l.cfg.CAFile, l.tcfg.MinTLSVersion, l.log); err != nil {
 			return err
 		}
-		if l.tlsLn, err = l.tcfg.listenConfig().Listen(ctx, "tcp", l.cfg.TLSAddr); err != nil {
+		raw, err := l.tcfg.listenConfig().Listen(ctx, "tcp", l.cfg.TLSAddr)
+		if err != nil {
 			return fmt.Errorf("podwire/transport: listen TLS on %s: %w", l.cfg.TLSAddr, err)
+		}
+		if l.tlsLn, err = NewTLSListener(raw, l.certs.ServerConfig(l.alpn()), TLSListenerOptions{Config: l.tcfg, Logger: l.log}); err != nil {
+			raw.Close()
+			return err
 		}
 		l.tcp = append(l.tcp, l.tlsLn)
 		l.mux = newMuxServer(l, l.cfg.Mux)
@@ -161,8 +162,8 @@ func (l *Listener) start() {
 		l.goLoop(l.unix, l.handleUnix)
 	}
 	for _, ln := range l.tcp {
-		if ln == l.tlsLn {
-			l.goLoop(ln, l.handleTLS)
+		if ln == net.Listener(l.tlsLn) {
+			l.goLoop(ln, l.routeTLS)
 		} else {
 			l.goLoop(ln, l.handlePlain)
 		}
@@ -280,7 +281,7 @@ func (l *Listener) TLSAddr() net.Addr {
 // PlainAddr returns the bound loopback plaintext address, or nil.
 func (l *Listener) PlainAddr() net.Addr {
 	for _, ln := range l.tcp {
-		if ln != l.tlsLn {
+		if ln != net.Listener(l.tlsLn) {
 			return ln.Addr()
 		}
 	}
@@ -315,7 +316,8 @@ func (l *Listener) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// closeAll closes every socket, in-flight handshake and the cert watcher.
+// closeAll closes every socket (the TLS one with its handshakes in
+// progress) and the cert watcher.
 func (l *Listener) closeAll() error {
 	var errs []error
 	if l.unix != nil {
@@ -324,11 +326,6 @@ func (l *Listener) closeAll() error {
 	for _, ln := range l.tcp {
 		errs = append(errs, ln.Close())
 	}
-	l.mu.Lock()
-	for c := range l.inflight {
-		c.Close()
-	}
-	l.mu.Unlock()
 	if l.mux != nil {
 		l.mux.close()
 	}
@@ -346,58 +343,20 @@ func ignoreClosed(err error) error {
 	return err
 }
 
-// track records a conn in its handshake; untrack removes it. track reports
-// false if the Listener is closing.
-func (l *Listener) track(c net.Conn) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.closed() {
-		return false
+// routeTLS routes a handshaken TLS conn by ALPN: h2 to Accept, podwire-mux/1
+// to the mux server.
+func (l *Listener) routeTLS(c net.Conn) {
+	tc := c.(*tls.Conn)
+	switch proto := tc.ConnectionState().NegotiatedProtocol; proto {
+	case ALPNGRPC:
+		l.deliver(tc)
+	case ALPNMux:
+		l.mux.start(tc)
+	default:
+		l.log.Info("podwire: TLS client offered no known ALPN protocol; closing",
+			"remote", tc.RemoteAddr().String(), "alpn", proto, "want", l.alpn())
+		tc.Close()
 	}
-	l.inflight[c] = struct{}{}
-	return true
-}
-
-func (l *Listener) untrack(c net.Conn) {
-	l.mu.Lock()
-	delete(l.inflight, c)
-	l.mu.Unlock()
-}
-
-// handleTLS runs the handshake in its own goroutine, under the handshake
-// deadline, and routes the conn by ALPN.
-func (l *Listener) handleTLS(raw net.Conn) {
-	_ = l.tcfg.tuneTCP(raw)
-	if !l.track(raw) {
-		raw.Close()
-		return
-	}
-	l.wg.Add(1)
-	go func() {
-		defer l.wg.Done()
-		tc := tls.Server(raw, l.certs.ServerConfig(l.alpn()))
-		ctx, cancel := context.WithTimeout(context.Background(), l.tcfg.HandshakeTimeout)
-		err := tc.HandshakeContext(ctx)
-		cancel()
-		// From here the conn is handed on (or closed); Close must no longer
-		// close it as a handshake in progress.
-		l.untrack(raw)
-		if err != nil {
-			l.log.Info("podwire: TLS handshake failed", "remote", raw.RemoteAddr().String(), "err", err)
-			raw.Close()
-			return
-		}
-		switch proto := tc.ConnectionState().NegotiatedProtocol; proto {
-		case ALPNGRPC:
-			l.deliver(tc)
-		case ALPNMux:
-			l.mux.start(tc)
-		default:
-			l.log.Info("podwire: TLS client offered no known ALPN protocol; closing",
-				"remote", raw.RemoteAddr().String(), "alpn", proto, "want", l.alpn())
-			tc.Close()
-		}
-	}()
 }
 
 // loggerOr returns l, or a logger that discards.

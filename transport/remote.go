@@ -85,16 +85,31 @@ func (c *dialConfig) dialMuxTLS(ctx context.Context, addr string) (net.Conn, err
 	if err != nil {
 		return nil, err
 	}
-	raw, err := c.tuning.dialTCP(ctx, hostport)
+	return DialMuxTLS(ctx, hostport, conf, c.tuning)
+}
+
+// DialMuxTLS dials hostport over TCP with cfg's socket options, runs the
+// client TLS handshake with conf (its NextProtos replaced by
+// podwire-mux/1) under cfg.HandshakeTimeout, and returns the connection
+// once the server has selected podwire-mux/1, ready for mux.Client. ctx
+// bounds the whole dial. The SDK's remote route and the sidecar's
+// upstream pool dial with it; conf carries the client certificate and the
+// server name to verify (CertSource.ClientConfig makes one).
+func DialMuxTLS(ctx context.Context, hostport string, conf *tls.Config, cfg Config) (*tls.Conn, error) {
+	cfg = cfg.orDefault()
+	raw, err := cfg.dialTCP(ctx, hostport)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("podwire/transport: dial %s: %w (check the address and that the peer listens)", hostport, err)
 	}
+	conf = conf.Clone()
+	conf.NextProtos = []string{ALPNMux}
 	tc := tls.Client(raw, conf)
-	hctx, cancel := context.WithTimeout(ctx, c.tuning.HandshakeTimeout)
+	hctx, cancel := context.WithTimeout(ctx, cfg.HandshakeTimeout)
 	defer cancel()
 	if err := tc.HandshakeContext(hctx); err != nil {
 		raw.Close()
-		return nil, fmt.Errorf("podwire/transport: TLS handshake with %s at %s: %w", conf.ServerName, hostport, err)
+		return nil, fmt.Errorf("podwire/transport: TLS handshake with %s at %s: %w (check that both sides trust the same CA "+
+			"and that the peer's certificate names %q)", conf.ServerName, hostport, err, conf.ServerName)
 	}
 	if p := tc.ConnectionState().NegotiatedProtocol; p != ALPNMux {
 		tc.Close()
