@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -21,14 +22,15 @@ var (
 )
 
 // Store keeps orders in one bbolt file; every write is fsynced before it
-// returns. Concurrent writes are group-committed (bbolt Batch, up to 2ms
-// apart share one fsync), so every write function here is idempotent:
-// Batch may run it twice. An order is first stored pending (state UNSPECIFIED, never shown
+// returns. A write that finds others in flight joins a group commit (bbolt
+// Batch: writes up to 2ms apart share one fsync); a lone write commits at
+// once. Batch may run a write function twice, so each one is idempotent. An order is first stored pending (state UNSPECIFIED, never shown
 // to clients) and then confirmed once inventory holds its stock. Safe for
 // concurrent use.
 type Store struct {
-	db   *bolt.DB
-	path string
+	db      *bolt.DB
+	path    string
+	writers atomic.Int32 // writes in flight
 }
 
 // OpenStore opens (creating if needed) the bbolt file at path.
@@ -258,8 +260,14 @@ func (s *Store) view(op string, fn func(*bolt.Tx) error) error {
 	return s.wrap(op, s.db.View(fn))
 }
 
+// update writes alone when no other write is in flight (no batching
+// delay), and joins a group commit when some are.
 func (s *Store) update(op string, fn func(*bolt.Tx) error) error {
-	return s.wrap(op, s.db.Batch(fn))
+	defer s.writers.Add(-1)
+	if s.writers.Add(1) > 1 {
+		return s.wrap(op, s.db.Batch(fn))
+	}
+	return s.wrap(op, s.db.Update(fn))
 }
 
 func (s *Store) wrap(op string, err error) error {
