@@ -157,12 +157,7 @@ func (w *wireConn) Write(p []byte) (int, error) {
 		w.mu.Lock()
 		w.writing = false
 		w.lastWrite = time.Now()
-		if cap(batch) <= maxSpare {
-			w.spare = batch[:0]
-		}
-		if w.pending == nil {
-			w.pending, w.spare = w.spare, nil
-		}
+		w.recycle(batch)
 		if err != nil && w.werr == nil {
 			w.werr = err
 		}
@@ -183,6 +178,22 @@ func (w *wireConn) Write(p []byte) (int, error) {
 		w.wake <- struct{}{} // never blocks: only sent when flushing was false
 	}
 	return len(p), nil
+}
+
+// recycle keeps a written batch for reuse: as the pending buffer if there
+// is none, else as the spare. The two buffers alternate between the send
+// loop and the flusher, so steady traffic allocates nothing. Called with
+// w.mu held.
+func (w *wireConn) recycle(batch []byte) {
+	if cap(batch) > maxSpare {
+		return
+	}
+	switch {
+	case w.pending == nil:
+		w.pending = batch[:0]
+	case w.spare == nil:
+		w.spare = batch[:0]
+	}
 }
 
 // flusher writes pending batches when woken, and drains what is queued
@@ -220,7 +231,7 @@ func (w *wireConn) drain() {
 			return
 		}
 		batch := w.pending
-		w.pending = w.spare[:0]
+		w.pending = w.spare
 		w.spare = nil
 		w.cond.Broadcast()
 		w.mu.Unlock()
@@ -232,9 +243,7 @@ func (w *wireConn) drain() {
 			w.werr = err
 			w.cond.Broadcast()
 		}
-		if cap(batch) <= maxSpare {
-			w.spare = batch[:0]
-		}
+		w.recycle(batch)
 		w.lastWrite = time.Now()
 		w.mu.Unlock()
 		if err != nil {
