@@ -256,6 +256,8 @@ func (s *Server) Recover(ctx context.Context) (int, error) {
 }
 
 func (s *Server) recoverOne(ctx context.Context, id string) (int, error) {
+	ctx, cancel := s.withDeadline(ctx)
+	defer cancel()
 	unlock, err := s.locks.lock(ctx, id)
 	if err != nil {
 		return 0, err
