@@ -79,7 +79,7 @@ func parseServe(args []string, stderr io.Writer) (string, host.Config, error) {
 		name = fs.Arg(0)
 	}
 	if _, ok := serveRunners[name]; !ok || fs.NArg() > 1 || (fs.NArg() == 1 && fs.Arg(0) != name) {
-		return "", cfg, fmt.Errorf("%w: podwire serve inventory|purchase [flags]; got %q", errUsage, append([]string{name}, fs.Args()...))
+		return "", cfg, fmt.Errorf("%w: podwire serve inventory|purchase [flags]: name one service to run, got %q", errUsage, strings.TrimSpace(name+" "+strings.Join(fs.Args(), " ")))
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
