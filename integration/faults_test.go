@@ -18,6 +18,9 @@ const (
 	faultQuiet     = 500 * time.Millisecond
 )
 
+// logTime formats instants like the containers' logs, to line them up.
+const logTime = "15:04:05.000"
+
 // deadPeerBound is how long a silent peer can go unnoticed by the mux
 // keepalive at most: one interval until the ping, one timeout for the pong.
 // Faults that silence pod B last longer, so pod A must notice.
@@ -67,8 +70,9 @@ func TestFaults(t *testing.T) {
 			l.stop()
 
 			rec, ok := l.recovery(back)
-			t.Logf("%s: peer gone for %s; first order after its return succeeded %s later; %s",
-				f.name, back.Sub(injected).Round(time.Millisecond), rec.Round(time.Millisecond), l.summary())
+			t.Logf("%s: peer gone %s → back %s (%s); first order after its return succeeded %s later; %s",
+				f.name, injected.UTC().Format(logTime), back.UTC().Format(logTime), back.Sub(injected).Round(time.Millisecond),
+				rec.Round(time.Millisecond), l.summary())
 			if !ok || rec > recoveryBudget {
 				t.Errorf("recovery after %s took %s (ok %v), want ≤ %s", f.name, rec, ok, recoveryBudget)
 			}
