@@ -139,6 +139,10 @@ func tlsPair(b *testing.B) (client, server *tls.Conn) {
 	return c, s
 }
 
+func tlsServer(c net.Conn, cfg *tls.Config) *tls.Conn { return tls.Server(c, cfg) }
+
+func tlsDial(addr string, cfg *tls.Config) (*tls.Conn, error) { return tls.Dial("tcp", addr, cfg) }
+
 // headerListener turns a Session into the listener a gRPC server wants:
 // it completes the podwire.wire.v1 exchange before handing a stream over.
 type headerListener struct{ *mux.Session }

@@ -71,8 +71,10 @@ func (e *closedError) Is(target error) bool {
 // Unwrap returns the reason the session died, if known.
 func (e *closedError) Unwrap() error { return e.cause }
 
-// Temporary reports true: a new stream may succeed.
-func (e *closedError) Temporary() bool { return true }
+// Temporary reports false: the session will not recover. (Accept loops
+// such as grpc.Server.Serve retry Temporary errors forever; a new stream on
+// a new session may still succeed, which ErrSessionClosed says.)
+func (e *closedError) Temporary() bool { return false }
 
 // Timeout reports false.
 func (e *closedError) Timeout() bool { return false }

@@ -322,8 +322,13 @@ func TestCloseIdempotentAndAcceptFails(t *testing.T) {
 			t.Fatalf("Close #%d = %v, want nil", i+1, err)
 		}
 	}
-	if _, err := server.Accept(); !errors.Is(err, net.ErrClosed) || !errors.Is(err, ErrSessionClosed) {
+	_, err := server.Accept()
+	if !errors.Is(err, net.ErrClosed) || !errors.Is(err, ErrSessionClosed) {
 		t.Fatalf("Accept after Close = %v, want net.ErrClosed and ErrSessionClosed", err)
+	}
+	// Serve loops (grpc, net/http) retry Temporary errors forever.
+	if te, ok := err.(interface{ Temporary() bool }); ok && te.Temporary() {
+		t.Fatalf("Accept after Close = %v is Temporary; Serve loops would spin", err)
 	}
 	select {
 	case <-client.Done():
