@@ -28,7 +28,7 @@ func newAdminServer(ctx context.Context, s *Sidecar) (*adminServer, error) {
 	)
 	if path, ok := strings.CutPrefix(s.cfg.Admin, "unix:"); ok {
 		uds = true
-		ln, err = listenUnix(ctx, path, s.cfg.SocketGroup)
+		ln, err = s.listenUnix(ctx, path)
 	} else {
 		var lc net.ListenConfig
 		ln, err = lc.Listen(ctx, "tcp", s.cfg.Admin)

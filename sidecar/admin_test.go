@@ -152,9 +152,12 @@ func TestCertRotation(t *testing.T) {
 	if err := certs.Write(p.pki.dir, []string{"inventory"}); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(certCheckInterval + 100*time.Millisecond)
-	if after := serial(); after == before {
-		t.Errorf("B presents serial %s after its files were rewritten, want a new one", after)
+	deadline := time.Now().Add(5 * time.Second)
+	for serial() == before {
+		if time.Now().After(deadline) {
+			t.Fatalf("B still presents serial %s 5s after its files were rewritten, want a new one", before)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

@@ -9,9 +9,11 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/podwire/podwire/transport"
 	"gopkg.in/yaml.v3"
 )
 
@@ -68,6 +70,13 @@ type Config struct {
 	// 10s. Env: PODWIRE_HANDSHAKE_TIMEOUT.
 	HandshakeTimeout time.Duration `yaml:"handshake_timeout"`
 
+	// MaxPendingHandshakes caps the inbound TLS handshakes in progress: a
+	// connection accepted beyond it is closed at once (counted as the
+	// refusal reason "handshake_limit"), so a flood of silent connections
+	// cannot grow the sidecar's goroutines without bound. Default 256.
+	// Env: PODWIRE_MAX_PENDING_HANDSHAKES.
+	MaxPendingHandshakes int `yaml:"max_pending_handshakes"`
+
 	// HeaderTimeout bounds the wait for the podwire.wire.v1 header on an
 	// inbound stream and for the reply on an outbound one. Default 5s. Env:
 	// PODWIRE_HEADER_TIMEOUT.
@@ -80,9 +89,10 @@ type Config struct {
 }
 
 // TLSFiles names the PEM files of the sidecar's identity. They are
-// reloaded when they change (checked at most once a second, when a
-// handshake starts), so a renewed Secret takes effect without a restart;
-// live sessions keep the certificates they were made with.
+// watched (transport.CertSource) and reloaded about 100ms after they
+// change, so a renewed Secret takes effect without a restart; live
+// sessions keep the certificates they were made with, and a broken new
+// set is logged and the previous one kept.
 type TLSFiles struct {
 	// Cert is the PEM certificate chain presented to peers, both as server
 	// and as client. Its URI SAN (SPIFFE ID) or DNS SANs are what peers'
@@ -104,8 +114,9 @@ type Service struct {
 	Name string `yaml:"name"`
 	// Allow lists the peer identities admitted: "spiffe://..." matches the
 	// peer certificate's URI SAN exactly, "dns:NAME" one of its DNS SANs
-	// ("dns:*.example.org" matches one label). Empty admits any peer whose
-	// certificate the CA signed.
+	// ("dns:*.example.org" matches exactly one label), as parsed by
+	// transport.ParseAllowList. Empty admits any peer whose certificate the
+	// CA signed.
 	Allow []string `yaml:"allow"`
 }
 
@@ -132,13 +143,14 @@ type Upstream struct {
 // DefaultConfig returns the defaults documented on Config.
 func DefaultConfig() Config {
 	return Config{
-		SocketDir:        "/run/podwire",
-		Listen:           ":15443",
-		Admin:            "127.0.0.1:15000",
-		DrainTimeout:     20 * time.Second,
-		HandshakeTimeout: 10 * time.Second,
-		HeaderTimeout:    5 * time.Second,
-		DialTimeout:      10 * time.Second,
+		SocketDir:            "/run/podwire",
+		Listen:               ":15443",
+		Admin:                "127.0.0.1:15000",
+		DrainTimeout:         20 * time.Second,
+		HandshakeTimeout:     10 * time.Second,
+		MaxPendingHandshakes: transport.DefaultMaxPendingHandshakes,
+		HeaderTimeout:        5 * time.Second,
+		DialTimeout:          10 * time.Second,
 	}
 }
 
@@ -237,6 +249,13 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 		}
 		*d.dst = dur
 	}
+	if v, ok := lookup("PODWIRE_MAX_PENDING_HANDSHAKES"); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return &ConfigError{Field: "PODWIRE_MAX_PENDING_HANDSHAKES", Reason: fmt.Sprintf("%q is not a whole number; write e.g. 256", v)}
+		}
+		c.MaxPendingHandshakes = n
+	}
 	for i := range c.Upstreams {
 		if v, ok := lookup(PeerEnv(c.Upstreams[i].Name)); ok {
 			c.Upstreams[i].Address = v
@@ -281,6 +300,9 @@ func (c Config) Validate() error {
 		if d.v <= 0 {
 			return &ConfigError{Field: d.field, Reason: fmt.Sprintf("%v must be positive; write e.g. 10s", d.v)}
 		}
+	}
+	if c.MaxPendingHandshakes <= 0 {
+		return &ConfigError{Field: "max_pending_handshakes", Reason: fmt.Sprintf("%d must be positive; write e.g. %d", c.MaxPendingHandshakes, transport.DefaultMaxPendingHandshakes)}
 	}
 	if len(c.Services) == 0 && len(c.Upstreams) == 0 {
 		return &ConfigError{Field: "services", Reason: "no services and no upstreams: the sidecar would do nothing; list at least one of them"}
@@ -338,7 +360,7 @@ func (c Config) validateServices() error {
 		}
 		seen[s.Name] = true
 		for j, a := range s.Allow {
-			if _, err := parseAllow(a); err != nil {
+			if _, err := parseAllow([]string{a}); err != nil {
 				return &ConfigError{Field: fmt.Sprintf("services[%d].allow[%d]", i, j), Reason: err.Error()}
 			}
 		}
@@ -349,6 +371,19 @@ func (c Config) validateServices() error {
 		}
 	}
 	return nil
+}
+
+// parseAllow parses a service's allow list with transport.ParseAllowList
+// (spiffe://..., dns:NAME, dns:*.DOMAIN); uid: and gid: entries are
+// refused, as a sidecar's peers always come over TLS.
+func parseAllow(entries []string) (*transport.AllowList, error) {
+	for _, e := range entries {
+		if strings.HasPrefix(e, "uid:") || strings.HasPrefix(e, "gid:") {
+			return nil, &AllowEntryError{Entry: e, Reason: "uid/gid apply to Unix sockets only, and peers of a sidecar " +
+				"always come over TLS; use spiffe://TRUST-DOMAIN/PATH or dns:NAME"}
+		}
+	}
+	return transport.ParseAllowList(entries)
 }
 
 func (c Config) validateUpstreams() error {

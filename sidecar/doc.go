@@ -9,7 +9,8 @@
 // sidecar, opened with a podwire.wire.v1 header naming the service.
 //
 // Inbound, it accepts mux sessions on TCP+TLS (client certificates
-// required, handshake deadline), reads each stream's header under a
+// required, handshake deadline, at most max_pending_handshakes handshakes
+// in progress), reads each stream's header under a
 // deadline, refuses unknown versions (FAILED_PRECONDITION), unknown
 // services (NOT_FOUND) and peers outside the service's allow list
 // (PERMISSION_DENIED) with a message saying what to do, connects to the
@@ -22,6 +23,11 @@
 // netstat for `podwire status`. Shutdown drains: readiness false, stop
 // accepting, GoAway to peers, wait for streams up to drain_timeout. Run
 // wires it all to signals for `podwire sidecar`.
+//
+// The socket lifecycle, the allow lists, the reloading certificates, the
+// capped inbound handshakes and the upstream TLS dial are the SDK's own
+// (transport.ListenUnix, ParseAllowList, NewCertSource, NewTLSListener,
+// DialMuxTLS), so the sidecar and SDK servers follow the same rules.
 //
 // To run a pair in-process (tests, benchmarks): build a Config for each
 // side (DefaultConfig, set SocketDir, TLS, Services or Upstreams, Admin

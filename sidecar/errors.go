@@ -3,6 +3,8 @@ package sidecar
 import (
 	"errors"
 	"fmt"
+
+	"github.com/podwire/podwire/transport"
 )
 
 // Sentinel errors. Match them with errors.Is; the errors returned by this
@@ -12,12 +14,16 @@ var (
 	// *ConfigError naming the field.
 	ErrInvalidConfig = errors.New("podwire/sidecar: invalid config")
 
-	// ErrBadAllowEntry means an allow-list entry could not be parsed.
-	ErrBadAllowEntry = errors.New("podwire/sidecar: bad allow-list entry")
+	// ErrBadAllowEntry means an allow-list entry could not be parsed. It is
+	// transport.ErrBadAllowEntry: the sidecar parses allow lists with
+	// transport.ParseAllowList.
+	ErrBadAllowEntry = transport.ErrBadAllowEntry
 
 	// ErrSocketInUse means a live process already accepts on a socket path
-	// the sidecar wants; stop it or point socket_dir elsewhere.
-	ErrSocketInUse = errors.New("podwire/sidecar: socket in use by a running process")
+	// the sidecar wants; stop it or point socket_dir elsewhere. It is
+	// transport.ErrAddrInUse: the sidecar binds its sockets with
+	// transport.ListenUnix.
+	ErrSocketInUse = transport.ErrAddrInUse
 
 	// ErrClosed means the Sidecar was shut down or closed.
 	ErrClosed = errors.New("podwire/sidecar: sidecar closed")
@@ -41,30 +47,13 @@ func (e *ConfigError) Error() string {
 // Unwrap returns ErrInvalidConfig.
 func (e *ConfigError) Unwrap() error { return ErrInvalidConfig }
 
-// AllowEntryError names the allow-list entry that failed to parse.
-type AllowEntryError struct {
-	Entry  string
-	Reason string
-}
+// AllowEntryError names the allow-list entry that failed to parse; it is
+// transport's type, so errors.As works with either name.
+type AllowEntryError = transport.AllowEntryError
 
-// Error names the entry and the accepted forms.
-func (e *AllowEntryError) Error() string {
-	return fmt.Sprintf("allow entry %q: %s; use spiffe://TRUST-DOMAIN/PATH or dns:NAME (dns:*.DOMAIN for one label)", e.Entry, e.Reason)
-}
-
-// Unwrap returns ErrBadAllowEntry.
-func (e *AllowEntryError) Unwrap() error { return ErrBadAllowEntry }
-
-// SocketInUseError names a socket path a live process accepts on.
-type SocketInUseError struct{ Path string }
-
-// Error says the socket is live and what to do.
-func (e *SocketInUseError) Error() string {
-	return fmt.Sprintf("%v: %s accepts connections; stop the other process or change socket_dir", ErrSocketInUse, e.Path)
-}
-
-// Unwrap returns ErrSocketInUse.
-func (e *SocketInUseError) Unwrap() error { return ErrSocketInUse }
+// SocketInUseError names a socket path a live process accepts on; it is
+// transport's type, so errors.As works with either name.
+type SocketInUseError = transport.AddrInUseError
 
 // RefusalError is an inbound stream the sidecar refused; Reason is the
 // metrics label ("bad_header", "version", "unknown_service", "forbidden",

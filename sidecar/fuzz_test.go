@@ -3,10 +3,13 @@ package sidecar
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
+	"errors"
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -156,4 +159,66 @@ func TestHostilePeersDoNotAffectOthers(t *testing.T) {
 		t.Errorf("bad_header refusals = %v, want the oversized headers counted", got)
 	}
 	t.Logf("slowest good round trip under attack: %v", worst)
+}
+
+// TestHandshakeFloodIsCapped: silent TCP connections beyond
+// MaxPendingHandshakes are closed at once and counted as
+// "handshake_limit" refusals; a peer's live session keeps working, and a
+// new good peer gets through once the silent ones' handshake deadline
+// frees the slots.
+func TestHandshakeFloodIsCapped(t *testing.T) {
+	const maxPending, extra = 4, 30
+	p := newPair(t, pairOpts{rawEcho: true, maxPending: maxPending})
+	waitReady(t, p.a) // A's session to B is up: no handshake of A's takes a slot
+	good := p.muxPeer(t, "purchase")
+	goodRoundTrip(t, good) // B has finished good's handshake and freed its slot
+	var silent []net.Conn
+	for range maxPending + extra {
+		c, err := net.Dial("tcp", p.b.InboundAddr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		silent = append(silent, c)
+	}
+	closed := closedWithin(silent, 500*time.Millisecond)
+	t.Logf("%d of %d silent connections closed within 500ms (cap %d)", closed, len(silent), maxPending)
+	if closed != extra {
+		t.Errorf("%d of %d silent connections were closed within 500ms, want the %d over the cap", closed, maxPending+extra, extra)
+	}
+	if got := counterValue(t, p.b, "podwire_sidecar_refusals_total", "reason", "handshake_limit"); got != extra {
+		t.Errorf("handshake_limit refusals = %v, want %d", got, extra)
+	}
+	goodRoundTrip(t, good) // the live session is not affected
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c, err := tls.Dial("tcp", p.b.InboundAddr(), p.pki.clientTLS(t, "purchase", "inventory"))
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("new good peer still refused 5s into the flood (handshake deadline 1s): %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// closedWithin reads from every conn at once and counts those the server
+// closed (EOF or reset, not a read timeout) within d.
+func closedWithin(conns []net.Conn, d time.Duration) int {
+	var n atomic.Int64
+	var wg sync.WaitGroup
+	for _, c := range conns {
+		wg.Go(func() {
+			c.SetReadDeadline(time.Now().Add(d))
+			_, err := c.Read(make([]byte, 1))
+			var ne net.Error
+			if err != nil && !(errors.As(err, &ne) && ne.Timeout()) {
+				n.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	return int(n.Load())
 }

@@ -139,6 +139,7 @@ type pairOpts struct {
 	allow      []string // B's allow list for inventory
 	drain      time.Duration
 	rawEcho    bool // app B is a raw echo server instead of gRPC
+	maxPending int  // B's MaxPendingHandshakes; default the Config default
 }
 
 func newPair(t testing.TB, po pairOpts) *pair {
@@ -165,6 +166,9 @@ func newPair(t testing.TB, po pairOpts) *pair {
 	cfgB.DrainTimeout = po.drain
 	cfgB.HeaderTimeout = 500 * time.Millisecond
 	cfgB.HandshakeTimeout = time.Second
+	if po.maxPending > 0 {
+		cfgB.MaxPendingHandshakes = po.maxPending
+	}
 	p.b = startSidecar(t, cfgB, WithInboundListener(p.bLn))
 
 	cfgA := DefaultConfig()

@@ -13,6 +13,7 @@ import (
 
 	"github.com/podwire/podwire/mux"
 	wirev1 "github.com/podwire/podwire/proto/podwire/wire/v1"
+	"github.com/podwire/podwire/transport"
 )
 
 // gRPC status codes used in stream replies.
@@ -24,9 +25,10 @@ const (
 	codeUnavailable        = 14
 )
 
-// acceptInbound accepts TCP connections until ln is closed; each becomes a
-// TLS connection and then a mux session on its own goroutine, so a slow
-// handshake never delays another peer.
+// acceptInbound accepts connections from the inbound transport.TLSListener
+// (handshaken concurrently, under HandshakeTimeout and
+// MaxPendingHandshakes) until it is closed; each becomes a mux session on
+// its own goroutine.
 func (s *Sidecar) acceptInbound(ln net.Listener) {
 	for {
 		c, err := ln.Accept()
@@ -39,35 +41,35 @@ func (s *Sidecar) acceptInbound(ln net.Listener) {
 		if !s.trackConn(c) {
 			return
 		}
-		s.goTracked(func() { s.serveConn(c) })
+		s.goTracked(func() { s.serveConn(c.(*tls.Conn)) })
 	}
 }
 
-// serveConn runs the TLS handshake under HandshakeTimeout, then serves the
-// mux session until it ends.
-func (s *Sidecar) serveConn(raw net.Conn) {
-	defer s.untrackConn(raw)
-	tc := tls.Server(raw, s.serverTLS)
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.HandshakeTimeout)
-	err := tc.HandshakeContext(ctx)
-	cancel()
-	if err != nil {
-		s.m.refusals.WithLabelValues("inbound", "handshake").Inc()
-		s.log.Warn("inbound TLS handshake failed", "remote", raw.RemoteAddr().String(), "err", err)
-		raw.Close()
-		return
+// countHandshakeError is the inbound listener's OnHandshakeError: it counts
+// the refusal (the listener logs it).
+func (s *Sidecar) countHandshakeError(_ net.Addr, err error) {
+	reason := "handshake"
+	if errors.Is(err, transport.ErrTooManyHandshakes) {
+		reason = "handshake_limit"
 	}
+	s.m.refusals.WithLabelValues("inbound", reason).Inc()
+}
+
+// serveConn serves the mux session of a handshaken connection until it
+// ends.
+func (s *Sidecar) serveConn(tc *tls.Conn) {
+	defer s.untrackConn(tc)
 	st := tc.ConnectionState()
-	leaf := st.PeerCertificates[0]
+	peer := transport.PeerOfTLS(transport.KindMuxTLS, &st, tc.RemoteAddr())
 	sess, err := mux.Server(tc, s.muxCfg)
 	if err != nil {
-		s.log.Error("start mux session", "remote", raw.RemoteAddr().String(), "err", err)
+		s.log.Error("start mux session", "remote", tc.RemoteAddr().String(), "err", err)
 		tc.Close()
 		return
 	}
 	in := &inSession{
-		sess: sess, peer: identityOf(leaf), leaf: leaf, start: time.Now(),
-		local: raw.LocalAddr().String(), remote: raw.RemoteAddr().String(),
+		sess: sess, peer: identityOf(peer), tls: peer, start: time.Now(),
+		local: tc.LocalAddr().String(), remote: tc.RemoteAddr().String(),
 	}
 	if !s.setLocked(func() { s.sessions[sess] = in }) {
 		sess.Close()
@@ -191,7 +193,7 @@ func (s *Sidecar) admit(in *inSession, h *wirev1.StreamHeader) (net.Conn, *Refus
 		return nil, &RefusalError{Reason: "unknown_service", Code: codeNotFound,
 			Message: fmt.Sprintf("service %q is not served by this sidecar (it serves: %s); check the upstream name or address in the caller's config", svc, strings.Join(s.serviceNames(), ", "))}
 	}
-	if !pol.allows(in.leaf) {
+	if ok, _ := pol.Allows(in.tls); !ok {
 		return nil, &RefusalError{Reason: "forbidden", Code: codePermissionDenied,
 			Message: fmt.Sprintf("peer %s is not allowed to call service %q; add it to that service's allow list in the callee's sidecar config", in.peer.String(), svc)}
 	}

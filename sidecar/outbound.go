@@ -2,7 +2,6 @@ package sidecar
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/podwire/podwire/mux"
 	wirev1 "github.com/podwire/podwire/proto/podwire/wire/v1"
+	"github.com/podwire/podwire/transport"
 )
 
 // warmInterval is how often keepWarm checks that each upstream has a live
@@ -137,30 +137,24 @@ func payloadOf(u Upstream) wirev1.Payload {
 	return wirev1.Payload_PAYLOAD_RAW
 }
 
-// dialPeer is the Pool's dialer: TCP, then TLS 1.3 with ALPN
-// podwire-mux/1 and the sidecar's client certificate, under
+// dialPeer is the Pool's dialer: transport.DialMuxTLS (TCP, then TLS with
+// ALPN podwire-mux/1 and the sidecar's client certificate) under
 // HandshakeTimeout. It records the identity the peer presented.
 func (s *Sidecar) dialPeer(ctx context.Context, addr string) (net.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.HandshakeTimeout)
 	defer cancel()
-	d := net.Dialer{KeepAlive: 30 * time.Second}
-	raw, err := d.DialContext(ctx, "tcp", addr)
+	tc, err := transport.DialMuxTLS(ctx, addr, s.certs.ClientConfig(s.serverNameFor(addr), []string{ALPN}), s.tcfg)
 	if err != nil {
-		s.recordDial(addr, identity{}, err)
-		return nil, fmt.Errorf("dial upstream %s: %w", addr, err)
-	}
-	cfg := s.certs.clientConfig(s.serverNameFor(addr))
-	tc := tls.Client(raw, cfg)
-	if err := tc.HandshakeContext(ctx); err != nil {
-		raw.Close()
-		err = fmt.Errorf("TLS handshake with upstream %s (server name %q): %w; check that both sides trust the same CA and the peer's certificate names %q", addr, cfg.ServerName, err, cfg.ServerName)
+		err = fmt.Errorf("upstream %s: %w", addr, err)
 		s.recordDial(addr, identity{}, err)
 		return nil, err
 	}
-	s.recordDial(addr, identityOf(tc.ConnectionState().PeerCertificates[0]), nil)
+	st := tc.ConnectionState()
+	s.recordDial(addr, identityOf(transport.PeerOfTLS(transport.KindMuxTLS, &st, tc.RemoteAddr())), nil)
 	return tc, nil
 }
 
+// recordDial keeps the last dial result to addr for /debug/sessions.
 func (s *Sidecar) recordDial(addr string, id identity, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

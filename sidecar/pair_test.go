@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"io/fs"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/podwire/podwire/mux"
 	wirev1 "github.com/podwire/podwire/proto/podwire/wire/v1"
+	"github.com/podwire/podwire/transport"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
 
@@ -331,27 +334,41 @@ func TestDrainTimeout(t *testing.T) {
 	}
 }
 
-// TestSocketInUse: a live socket is never stolen; a stale one is replaced.
+// TestSocketInUse: Start never steals a live upstream socket (the SDK's
+// socket lifecycle, transport.ListenUnix) and replaces a stale one; Close
+// removes it.
 func TestSocketInUse(t *testing.T) {
 	dir := shortDir(t)
 	path := filepath.Join(dir, "inventory.sock")
+	pki := newTestPKI(t, "purchase")
+	cfg := DefaultConfig()
+	cfg.SocketDir, cfg.Admin, cfg.TLS = dir, "127.0.0.1:0", pki.files("purchase")
+	cfg.Upstreams = []Upstream{{Name: "inventory", Address: "127.0.0.1:1", ServerName: "inventory"}}
 	ln, err := net.Listen("unix", path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = listenUnix(context.Background(), path, "")
-	if !errors.Is(err, ErrSocketInUse) {
-		t.Errorf("listen on a live socket: %v, want ErrSocketInUse", err)
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.Start(context.Background())
+	var inUse *SocketInUseError
+	if !errors.Is(err, ErrSocketInUse) || !errors.As(err, &inUse) || inUse.Path != path {
+		t.Errorf("Start over a live socket: %v, want ErrSocketInUse naming %s", err, path)
+	}
+	if err := transport.ProbeUnix(context.Background(), path); err != nil {
+		t.Errorf("the live socket after the refused Start: %v, want still live", err)
 	}
 	ln.(*net.UnixListener).SetUnlinkOnClose(false)
 	ln.Close() // leaves a stale file
-	ul, err := listenUnix(context.Background(), path, "")
-	if err != nil {
-		t.Fatalf("listen over a stale socket: %v", err)
+	s2 := startSidecar(t, cfg)
+	if err := transport.ProbeUnix(context.Background(), path); err != nil {
+		t.Errorf("upstream socket over a stale one: %v, want live", err)
 	}
-	ul.Close()
-	if _, err := net.Dial("unix", path); err == nil {
-		t.Error("socket file still accepts after Close")
+	s2.Close()
+	if _, err := os.Lstat(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("socket file after Close: stat err = %v, want not exist", err)
 	}
 }
 
@@ -362,8 +379,8 @@ func TestProbeOpensNoStream(t *testing.T) {
 	p := newPair(t, pairOpts{rawEcho: true})
 	waitReady(t, p.a)
 	for range 10 {
-		if !probeLive(context.Background(), filepath.Join(p.dirA, "inventory.sock")) {
-			t.Fatal("upstream socket not live")
+		if err := transport.ProbeUnix(context.Background(), filepath.Join(p.dirA, "inventory.sock")); err != nil {
+			t.Fatalf("upstream socket not live: %v", err)
 		}
 	}
 	time.Sleep(100 * time.Millisecond)

@@ -3,7 +3,6 @@ package sidecar
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,12 +13,13 @@ import (
 	"time"
 
 	"github.com/podwire/podwire/mux"
+	"github.com/podwire/podwire/transport"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// ALPN is the TLS application protocol of the sidecar link (the SDK's
-// podwire-mux/1).
-const ALPN = "podwire-mux/1"
+// ALPN is the TLS application protocol of the sidecar link: the SDK's
+// transport.ALPNMux, podwire-mux/1.
+const ALPN = transport.ALPNMux
 
 // Sidecar is a running (or startable) sidecar: the outbound Unix sockets,
 // the inbound TLS listener and the admin server. Make it with New, then
@@ -31,11 +31,12 @@ type Sidecar struct {
 	reg       *prometheus.Registry
 	m         *metrics
 	muxCfg    mux.Config
-	givenLn   net.Listener // from WithInboundListener, or nil
-	certs     *certStore
+	givenLn   net.Listener     // from WithInboundListener, or nil
+	tcfg      transport.Config // handshake tuning of the inbound listener and upstream dials
+	certs     *transport.CertSource
 	serverTLS *tls.Config
-	policies  map[string]policy // by service name; immutable after New
-	upFlows   map[string]*flow  // by upstream name; immutable after New
+	policies  map[string]*transport.AllowList // by service name; immutable after New
+	upFlows   map[string]*flow                // by upstream name; immutable after New
 	pool      *mux.Pool
 	started   atomic.Int64 // unix nanos of Start; 0 before
 
@@ -63,7 +64,7 @@ type Sidecar struct {
 type inSession struct {
 	sess   *mux.Session
 	peer   identity
-	leaf   *x509.Certificate
+	tls    transport.Peer // the verified client certificate, for allow lists
 	local  string
 	remote string
 	start  time.Time
@@ -104,8 +105,9 @@ func WithInboundListener(ln net.Listener) Option {
 // duplicate), so one registry serves one Sidecar.
 func WithRegistry(r *prometheus.Registry) Option { return optionFunc(func(o *options) { o.reg = r }) }
 
-// New validates cfg, loads the TLS files and prepares a Sidecar. It opens
-// no socket; Start does.
+// New validates cfg, loads the TLS files (and starts watching them) and
+// prepares a Sidecar. It opens no socket; Start does. Call Shutdown or
+// Close when done, even without Start.
 func New(cfg Config, opts ...Option) (*Sidecar, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -119,19 +121,16 @@ func New(cfg Config, opts ...Option) (*Sidecar, error) {
 	}
 	s := &Sidecar{
 		cfg: cfg, log: o.log, reg: o.reg, m: newMetrics(o.reg),
-		policies: map[string]policy{}, upFlows: map[string]*flow{},
+		policies: map[string]*transport.AllowList{}, upFlows: map[string]*flow{},
 		done: make(chan struct{}), upLns: map[string]net.Listener{},
 		sessions: map[*mux.Session]*inSession{}, conns: map[net.Conn]struct{}{},
 		peerIDs: map[string]identity{}, dialErrs: map[string]error{},
 		givenLn: o.inLn,
 	}
-	certs, err := newCertStore(cfg.TLS, s.log)
-	if err != nil {
-		return nil, err
-	}
-	s.certs, s.serverTLS = certs, certs.serverConfig()
+	s.tcfg = transport.DefaultConfig()
+	s.tcfg.HandshakeTimeout, s.tcfg.MaxPendingHandshakes = cfg.HandshakeTimeout, cfg.MaxPendingHandshakes
 	for _, svc := range cfg.Services {
-		p, err := newPolicy(svc.Allow)
+		p, err := parseAllow(svc.Allow)
 		if err != nil {
 			return nil, fmt.Errorf("service %q: %w", svc.Name, err)
 		}
@@ -151,10 +150,16 @@ func New(cfg Config, opts ...Option) (*Sidecar, error) {
 	if err := s.muxCfg.Validate(); err != nil {
 		return nil, err
 	}
+	certs, err := transport.NewCertSource(cfg.TLS.Cert, cfg.TLS.Key, cfg.TLS.CA, transport.CertSourceOptions{Logger: s.log})
+	if err != nil {
+		return nil, fmt.Errorf("tls: %w", err)
+	}
+	s.certs, s.serverTLS = certs, certs.ServerConfig([]string{ALPN})
 	pcfg := mux.DefaultPoolConfig()
 	pcfg.Dial, pcfg.Session, pcfg.DialTimeout = s.dialPeer, s.muxCfg, cfg.DialTimeout
 	pool, err := mux.NewPool(pcfg)
 	if err != nil {
+		certs.Close()
 		return nil, err
 	}
 	s.pool = pool
@@ -181,13 +186,20 @@ func (s *Sidecar) Start(ctx context.Context) error {
 
 func (s *Sidecar) bind(ctx context.Context) error {
 	if len(s.cfg.Services) > 0 {
-		ln := s.givenLn
-		if ln == nil {
+		raw := s.givenLn
+		if raw == nil {
 			var lc net.ListenConfig
 			var err error
-			if ln, err = lc.Listen(ctx, "tcp", s.cfg.Listen); err != nil {
+			if raw, err = lc.Listen(ctx, "tcp", s.cfg.Listen); err != nil {
 				return fmt.Errorf("listen %s: %w (change listen or free the port)", s.cfg.Listen, err)
 			}
+		}
+		ln, err := transport.NewTLSListener(raw, s.serverTLS, transport.TLSListenerOptions{
+			Config: s.tcfg, Logger: s.log, OnHandshakeError: s.countHandshakeError,
+		})
+		if err != nil {
+			raw.Close()
+			return err
 		}
 		if !s.setLocked(func() { s.inLn = ln }) {
 			ln.Close()
@@ -196,7 +208,7 @@ func (s *Sidecar) bind(ctx context.Context) error {
 		s.goTracked(func() { s.acceptInbound(ln) })
 	}
 	for _, u := range s.cfg.Upstreams {
-		ln, err := listenUnix(ctx, s.socketPath(u.Name), s.cfg.SocketGroup)
+		ln, err := s.listenUnix(ctx, s.socketPath(u.Name))
 		if err != nil {
 			return fmt.Errorf("upstream %q: %w", u.Name, err)
 		}
@@ -221,6 +233,12 @@ func (s *Sidecar) bind(ctx context.Context) error {
 	}
 	s.goTracked(adm.serve)
 	return nil
+}
+
+// listenUnix binds a socket the sidecar serves (an upstream's or the
+// admin's) with the SDK's socket lifecycle.
+func (s *Sidecar) listenUnix(ctx context.Context, path string) (*transport.UnixListener, error) {
+	return transport.ListenUnix(ctx, path, transport.UnixSocketOptions{Group: s.cfg.SocketGroup, Logger: s.log})
 }
 
 // setLocked runs f under mu unless the Sidecar is closed.
@@ -367,6 +385,7 @@ func (s *Sidecar) Close() error {
 		adm.close()
 	}
 	s.wg.Wait()
+	s.certs.Close()
 	return nil
 }
 

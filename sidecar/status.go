@@ -13,6 +13,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/podwire/podwire/transport"
 )
 
 // StatusOptions says where `podwire status` looks.
@@ -88,7 +90,7 @@ func ScanSocketDir(ctx context.Context, dir string, timeout time.Duration) ([]So
 			continue
 		}
 		pctx, cancel := context.WithTimeout(ctx, timeout)
-		live := probeLive(pctx, p)
+		live := transport.ProbeUnix(pctx, p) == nil
 		cancel()
 		out = append(out, SocketFile{Path: p, Mode: fileMode(fi), Owner: fileOwner(fi), Live: live, Admin: filepath.Base(p) == adminSocketName})
 	}
