@@ -65,6 +65,7 @@ type wireConn struct {
 	writeTimeout time.Duration
 	metrics      Metrics
 	batch        bool
+	deadline     time.Time // write deadline last set on Conn (see write)
 
 	lastRead atomic.Int64          // unix nanos of the last Read that returned bytes
 	readErr  atomic.Pointer[error] // first Read error
@@ -253,9 +254,17 @@ func (w *wireConn) drain() {
 	}
 }
 
+// write writes p under a deadline. Moving the connection's deadline is a
+// timer update on every call, so it is only pushed out once less than half
+// of WriteTimeout remains: each write gets between WriteTimeout/2 and
+// WriteTimeout. Only one goroutine writes at a time (the caller holds
+// writing or flushing), which guards deadline.
 func (w *wireConn) write(p []byte) (int, error) {
-	if err := w.Conn.SetWriteDeadline(time.Now().Add(w.writeTimeout)); err != nil {
-		return 0, err
+	if now := time.Now(); w.deadline.Sub(now) < w.writeTimeout/2 {
+		w.deadline = now.Add(w.writeTimeout)
+		if err := w.Conn.SetWriteDeadline(w.deadline); err != nil {
+			return 0, err
+		}
 	}
 	n, err := w.Conn.Write(p)
 	if n > 0 {
