@@ -162,3 +162,16 @@ func wantCode(tb testing.TB, err error, want codes.Code) {
 		tb.Fatalf("status = %v (%v), want %v", got, err, want)
 	}
 }
+
+// acceptOne accepts one connection on ln in the background; the channel
+// yields it, or closes empty if Accept failed.
+func acceptOne(ln net.Listener) <-chan net.Conn {
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		defer close(accepted)
+		if c, err := ln.Accept(); err == nil {
+			accepted <- c
+		}
+	}()
+	return accepted
+}

@@ -175,24 +175,53 @@ func (l *Listener) goLoop(ln net.Listener, handle func(net.Conn)) {
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()
-		var backoff time.Duration
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				if l.closed() || errors.Is(err, net.ErrClosed) {
-					return
-				}
-				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				l.log.Warn("podwire: accept failed, retrying", "addr", ln.Addr().String(), "err", err, "backoff", backoff)
-				if !l.sleep(backoff) {
-					return
-				}
-				continue
-			}
-			backoff = 0
-			handle(c)
-		}
+		acceptUntil(ln, l.done, l.log, handle)
 	}()
+}
+
+// acceptUntil accepts on ln and passes each conn to handle until ln is
+// closed or done closes; other accept errors (EMFILE, ...) are logged and
+// retried after a backoff growing to 1s.
+func acceptUntil(ln net.Listener, done <-chan struct{}, log *slog.Logger, handle func(net.Conn)) {
+	var backoff time.Duration
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if isDone(done) || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			log.Warn("podwire: accept failed, retrying", "addr", ln.Addr().String(), "err", err, "backoff", backoff)
+			if !sleepOrDone(backoff, done) {
+				return
+			}
+			continue
+		}
+		backoff = 0
+		handle(c)
+	}
+}
+
+// isDone reports whether done is closed.
+func isDone(done <-chan struct{}) bool {
+	select {
+	case <-done:
+		return true
+	default:
+		return false
+	}
+}
+
+// sleepOrDone waits d or until done closes; it reports false on done.
+func sleepOrDone(d time.Duration, done <-chan struct{}) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-done:
+		return false
+	}
 }
 
 // handleUnix reads SO_PEERCRED at accept time and delivers the conn.
@@ -221,27 +250,8 @@ func (l *Listener) deliver(c net.Conn) {
 	}
 }
 
-// sleep waits d or until Close; it reports false on Close.
-func (l *Listener) sleep(d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-l.done:
-		return false
-	}
-}
-
 // closed reports whether Close has been called.
-func (l *Listener) closed() bool {
-	select {
-	case <-l.done:
-		return true
-	default:
-		return false
-	}
-}
+func (l *Listener) closed() bool { return isDone(l.done) }
 
 // Accept waits for the next connection on any of the sockets; after Close
 // it returns an error wrapping net.ErrClosed.

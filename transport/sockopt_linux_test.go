@@ -39,14 +39,7 @@ func TestSocketOptions(t *testing.T) {
 	if got := sockopt(t, ln.(*net.TCPListener), unix.SOL_SOCKET, unix.SO_REUSEADDR); got != 1 {
 		t.Errorf("listener SO_REUSEADDR = %d, want 1", got)
 	}
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err == nil {
-			accepted <- c
-		}
-		close(accepted)
-	}()
+	accepted := acceptOne(ln)
 	c, err := cfg.dialTCP(context.Background(), ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)

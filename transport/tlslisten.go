@@ -3,12 +3,10 @@ package transport
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"log/slog"
 	"net"
 	"sync"
 	"sync/atomic"
-	"time"
 )
 
 // TLSListenerOptions configures NewTLSListener. The zero value is valid.
@@ -82,30 +80,12 @@ func NewTLSListener(inner net.Listener, conf *tls.Config, opts TLSListenerOption
 	return l, nil
 }
 
-// acceptLoop accepts until inner fails for good, retrying temporary errors
-// with a backoff.
+// acceptLoop accepts until Close or until inner fails for good.
 func (l *TLSListener) acceptLoop() {
 	defer l.wg.Done()
 	defer close(l.stopped)
-	var backoff time.Duration
-	for {
-		raw, err := l.inner.Accept()
-		if err != nil {
-			if l.isClosed() || errors.Is(err, net.ErrClosed) {
-				l.loopErr = ErrListenerClosed
-				return
-			}
-			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-			l.log.Warn("podwire: accept failed, retrying", "addr", l.inner.Addr().String(), "err", err, "backoff", backoff)
-			if !sleepOrDone(backoff, l.done) {
-				l.loopErr = ErrListenerClosed
-				return
-			}
-			continue
-		}
-		backoff = 0
-		l.start(raw)
-	}
+	acceptUntil(l.inner, l.done, l.log, l.start)
+	l.loopErr = ErrListenerClosed
 }
 
 // start takes a handshake slot for raw and handshakes on a new goroutine,
@@ -204,21 +184,11 @@ func (l *TLSListener) Close() error {
 	return l.closeErr
 }
 
-// isClosed reports whether Close has been called.
-func (l *TLSListener) isClosed() bool {
-	select {
-	case <-l.done:
-		return true
-	default:
-		return false
-	}
-}
-
 // track records raw as in its handshake; false if Close has begun.
 func (l *TLSListener) track(raw net.Conn) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.isClosed() {
+	if isDone(l.done) {
 		return false
 	}
 	l.inflight[raw] = struct{}{}
@@ -230,16 +200,4 @@ func (l *TLSListener) untrack(raw net.Conn) {
 	l.mu.Lock()
 	delete(l.inflight, raw)
 	l.mu.Unlock()
-}
-
-// sleepOrDone waits d or until done closes; it reports false on done.
-func sleepOrDone(d time.Duration, done <-chan struct{}) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-done:
-		return false
-	}
 }

@@ -118,14 +118,7 @@ func TestTLSListenerGoodClientBesideSilentOnes(t *testing.T) {
 		defer c.Close()
 	}
 	cli := certSourceT(t, dir, "client")
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err == nil {
-			accepted <- c
-		}
-		close(accepted)
-	}()
+	accepted := acceptOne(ln)
 	start := time.Now()
 	tc, err := tls.Dial("tcp", ln.Addr().String(), cli.ClientConfig("inventory", []string{ALPNMux}))
 	if err != nil {
