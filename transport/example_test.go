@@ -2,9 +2,14 @@ package transport_test
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
+	"io/fs"
+	"net"
 	"os"
+	"path/filepath"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
@@ -12,6 +17,7 @@ import (
 	"google.golang.org/grpc/peer"
 
 	"github.com/podwire/podwire/transport"
+	"github.com/podwire/podwire/transport/certs"
 )
 
 // Serve a gRPC service on <socket dir>/inventory.sock (and, with TLSAddr
@@ -98,4 +104,80 @@ func ExampleParseAllowList() {
 	// Output:
 	// purchase.shop.svc allowed
 	// a.purchase.shop.svc denied: certificate SPIFFE ID/DNS names not in allow-list
+}
+
+// ListenUnix gives a non-gRPC server (the sidecar, for one) podwire's
+// socket rules: a second server on the same path is refused, and the file
+// goes away on Close.
+func ExampleListenUnix() {
+	dir, _ := os.MkdirTemp("", "podwire")
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "sub", "app.sock")
+	ctx := context.Background()
+
+	ln, err := transport.ListenUnix(ctx, path, transport.UnixSocketOptions{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fi, _ := os.Stat(path)
+	fmt.Println("live:", transport.ProbeUnix(ctx, path) == nil, "mode:", fi.Mode().Perm())
+
+	_, err = transport.ListenUnix(ctx, path, transport.UnixSocketOptions{})
+	fmt.Println("second listener refused:", errors.Is(err, transport.ErrAddrInUse))
+
+	ln.Close()
+	_, err = os.Stat(path)
+	fmt.Println("removed on Close:", errors.Is(err, fs.ErrNotExist))
+	// Output:
+	// live: true mode: -rw-rw----
+	// second listener refused: true
+	// removed on Close: true
+}
+
+// NewTLSListener gives a non-gRPC server concurrent, deadline-bound and
+// capped mTLS handshakes; Accept returns only finished *tls.Conn.
+func ExampleNewTLSListener() {
+	dir, _ := os.MkdirTemp("", "podwire")
+	defer os.RemoveAll(dir)
+	if err := certs.Write(dir, []string{"inventory", "purchase"}); err != nil {
+		fmt.Println(err)
+		return
+	}
+	file := func(name string) string { return filepath.Join(dir, name) }
+	server, err := transport.NewCertSource(file("inventory.crt"), file("inventory.key"), file("ca.crt"), transport.CertSourceOptions{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer server.Close()
+	raw, _ := net.Listen("tcp", "127.0.0.1:0")
+	cfg := transport.DefaultConfig()
+	cfg.MaxPendingHandshakes = 64
+	ln, err := transport.NewTLSListener(raw, server.ServerConfig([]string{transport.ALPNMux}), transport.TLSListenerOptions{Config: cfg})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer ln.Close()
+
+	client, _ := transport.NewCertSource(file("purchase.crt"), file("purchase.key"), file("ca.crt"), transport.CertSourceOptions{})
+	defer client.Close()
+	go func() {
+		conf := client.ClientConfig("inventory", nil)
+		if c, err := transport.DialMuxTLS(context.Background(), ln.Addr().String(), conf, cfg); err == nil {
+			defer c.Close()
+			c.Read(make([]byte, 1)) // hold the conn until the server closes it
+		}
+	}()
+	c, err := ln.Accept()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer c.Close()
+	st := c.(*tls.Conn).ConnectionState()
+	peer := transport.PeerOfTLS(transport.KindMuxTLS, &st, c.RemoteAddr())
+	fmt.Println(st.NegotiatedProtocol, peer.SPIFFEID)
+	// Output: podwire-mux/1 spiffe://podwire.local/purchase
 }
