@@ -161,3 +161,46 @@ func TestNewTLSListenerBadConfig(t *testing.T) {
 		t.Errorf("NewTLSListener with MaxPendingHandshakes 0 = %v, want ErrBadConfig", err)
 	}
 }
+
+// TestListenTLSPortCapsHandshakes: Listen's TLS port takes
+// MaxPendingHandshakes from ListenConfig.Config, and a gRPC client gets
+// through once the silent connections' handshake deadline has passed.
+func TestListenTLSPortCapsHandshakes(t *testing.T) {
+	const maxPending, extra = 2, 10
+	certDir := testCertDir(t, "inventory", "client")
+	cfg := serverTLS(ListenConfig{Service: "inventory", NoUnix: true}, certDir, "inventory")
+	cfg.Config = DefaultConfig()
+	cfg.Config.MaxPendingHandshakes, cfg.Config.HandshakeTimeout = maxPending, 500*time.Millisecond
+	s := startServer(t, cfg)
+	addr := s.ln.TLSAddr().String()
+	var silent []net.Conn
+	for range maxPending + extra {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		silent = append(silent, c)
+	}
+	closed := 0
+	for _, c := range silent[maxPending:] {
+		if closedWithin(c, 250*time.Millisecond) {
+			closed++
+		}
+	}
+	if closed != extra {
+		t.Errorf("%d of %d connections over the cap closed within 250ms, want all", closed, extra)
+	}
+	if got := s.ln.tlsLn.Rejected(); got != extra {
+		t.Errorf("Rejected = %d, want %d", got, extra)
+	}
+	for i, c := range silent[:maxPending] { // they hold the slots until their deadline
+		if !closedWithin(c, 3*time.Second) {
+			t.Errorf("silent connection %d still open 3s after its 500ms handshake deadline", i)
+		}
+	}
+	cc := dialT(t, "tls://"+addr, tlsFiles(certDir, "client"), WithServerName("inventory"))
+	if _, err := check(t, cc); err != nil {
+		t.Fatalf("gRPC call after the flood: %v", err)
+	}
+}
