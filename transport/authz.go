@@ -26,12 +26,13 @@ import (
 //	                    under domain: a.domain matches, a.b.domain and domain do not
 //
 // ServerOptions (WithAllow) builds its interceptors on it; the sidecar
-// uses it for each inbound service.
+// uses it for each inbound service. The zero AllowList is the empty list.
 type AllowList struct {
 	uids, gids []int
 	spiffe     []string
 	dns        []string // lower case; "*.domain" for a wildcard
 	selfUID    int      // the server's uid, for the empty list on Unix sockets
+	parsed     bool     // made by ParseAllowList (selfUID is set)
 }
 
 // ParseAllowList parses allow-list entries (see AllowList). A bad entry
@@ -40,7 +41,7 @@ type AllowList struct {
 // uid, over TLS any certificate the CA signed, over plaintext TCP only
 // loopback.
 func ParseAllowList(entries []string) (*AllowList, error) {
-	a := &AllowList{selfUID: os.Getuid()}
+	a := &AllowList{selfUID: os.Getuid(), parsed: true}
 	for _, e := range entries {
 		kind, val, ok := strings.Cut(e, ":")
 		if !ok {
@@ -102,10 +103,14 @@ func (a *AllowList) Allows(pr Peer) (bool, string) {
 	switch pr.Transport {
 	case KindUnix:
 		if a.Empty() {
-			if pr.UID == a.selfUID && pr.UID >= 0 {
+			self := a.selfUID
+			if !a.parsed {
+				self = os.Getuid()
+			}
+			if pr.UID == self && pr.UID >= 0 {
 				return true, ""
 			}
-			return false, "empty allow-list: only the server's uid " + strconv.Itoa(a.selfUID)
+			return false, "empty allow-list: only the server's uid " + strconv.Itoa(self)
 		}
 		return slices.Contains(a.uids, pr.UID) || slices.Contains(a.gids, pr.GID), "uid/gid not in allow-list"
 	case KindTLS, KindMuxTLS:

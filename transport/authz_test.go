@@ -63,6 +63,13 @@ func TestAllowListAllows(t *testing.T) {
 		{"second entry", []string{"dns:x", "spiffe://td/sa/p"}, tlsPeerT(t, "spiffe://td/sa/p"), true},
 		{"uid entry over tls", []string{"uid:0"}, tlsPeerT(t, "spiffe://td/sa/p"), false},
 	}
+	var zero AllowList
+	if ok, _ := zero.Allows(Peer{Transport: KindUnix, UID: self.selfUID}); !ok {
+		t.Error("zero AllowList denies the server's own uid, want it to act as the empty list")
+	}
+	if ok, _ := zero.Allows(Peer{Transport: KindUnix, UID: self.selfUID + 1}); ok {
+		t.Error("zero AllowList allows another uid, want it to act as the empty list")
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			a, err := ParseAllowList(tt.allow)
