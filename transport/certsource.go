@@ -41,7 +41,8 @@ type CertSource struct {
 	minVersion                uint16
 	log                       *slog.Logger
 
-	cur atomic.Pointer[certState]
+	cur      atomic.Pointer[certState]
+	badStamp atomic.Value // string: the stamp of files that failed to load, not retried until they change
 
 	watcher *fsnotify.Watcher // nil when watching failed; reload then never happens
 	done    chan struct{}
@@ -140,13 +141,21 @@ func fileStamp(files ...string) string {
 	return string(b)
 }
 
-// refresh reloads when the files changed since the last load; a broken new
-// set of files is logged and the previous one kept.
+// refresh reloads when the files changed since the last load (only when
+// not watching); a broken new set is logged once and the previous one kept.
 func (s *CertSource) refresh() {
-	if s.watcher != nil || fileStamp(s.certFile, s.keyFile, s.caFile) == s.cur.Load().stamp {
+	if s.watcher != nil {
+		return
+	}
+	stamp := fileStamp(s.certFile, s.keyFile, s.caFile)
+	if stamp == s.cur.Load().stamp {
+		return
+	}
+	if bad, _ := s.badStamp.Load().(string); bad == stamp {
 		return
 	}
 	if err := s.reload(); err != nil {
+		s.badStamp.Store(stamp)
 		s.log.Error("podwire: certificate reload failed; keeping the previous certificate", "err", err)
 	}
 }

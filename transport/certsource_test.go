@@ -3,11 +3,14 @@ package transport
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
+	"log/slog"
 	"math/big"
 	"net"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -126,5 +129,66 @@ func TestNewCertSourceErrors(t *testing.T) {
 				t.Errorf("error %v: Is ErrTLSConfigMissing = %v, want %v", err, got, tt.wantTLSMissing)
 			}
 		})
+	}
+}
+
+// countHandler counts log records at Error level.
+type countHandler struct{ errors *atomic.Int64 }
+
+func (h countHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h countHandler) Handle(_ context.Context, r slog.Record) error {
+	if r.Level >= slog.LevelError {
+		h.errors.Add(1)
+	}
+	return nil
+}
+func (h countHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h countHandler) WithGroup(string) slog.Handler      { return h }
+
+// TestPolledCertSource: without a watcher (the dialer's source), changed
+// files are re-read when a config is built; a broken set is logged once,
+// not on every dial, and the previous certificate stays in use.
+func TestPolledCertSource(t *testing.T) {
+	dir := testCertDir(t, "client")
+	var errs atomic.Int64
+	crt := filepath.Join(dir, "client.crt")
+	s, err := newPolledCertSource(crt, filepath.Join(dir, "client.key"), filepath.Join(dir, "ca.crt"),
+		tls.VersionTLS13, slog.New(countHandler{&errs}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	leaf := func() *big.Int {
+		t.Helper()
+		c, err := x509.ParseCertificate(s.ClientConfig("inventory", nil).Certificates[0].Certificate[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.SerialNumber
+	}
+	before := leaf()
+	good, err := os.ReadFile(crt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(crt, []byte("not PEM"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		if got := leaf(); got.Cmp(before) != 0 {
+			t.Fatalf("serial %v after a broken rewrite, want the previous %v", got, before)
+		}
+	}
+	if got := errs.Load(); got != 1 {
+		t.Errorf("reload errors logged = %d for 5 configs over one broken set, want 1", got)
+	}
+	if err := os.WriteFile(crt, good, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := certs.Write(dir, []string{"client"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := leaf(); got.Cmp(before) == 0 {
+		t.Errorf("serial still %v after the files were rewritten, want a new one", got)
 	}
 }
