@@ -77,12 +77,5 @@ func TestSDKDirect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for sku, b := range before {
-		if got, want := after[sku].GetAvailable(), b.GetAvailable()-ordered[sku]; got != want {
-			t.Errorf("%s available = %d, want %d", sku, got, want)
-		}
-		if got, want := after[sku].GetReserved(), b.GetReserved()+ordered[sku]; got != want {
-			t.Errorf("%s reserved = %d, want %d", sku, got, want)
-		}
-	}
+	checkStock(t, before, after, ordered)
 }

@@ -92,6 +92,14 @@ func checkOrders(t testing.TB, pur purchasev1.PurchaseServiceClient, inv invento
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkStock(t, before, after, units)
+}
+
+// checkStock wants each SKU's available stock down and reserved+sold up by
+// exactly units[sku] between before and after, and each SKU to still add
+// up to its seeded stock (inventory.DemoStock).
+func checkStock(t testing.TB, before, after map[string]*inventoryv1.Item, units map[string]int64) {
+	t.Helper()
 	initial := map[string]int64{}
 	for _, si := range inventory.DemoStock() {
 		initial[si.SKU] = si.Quantity
