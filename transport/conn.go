@@ -4,7 +4,20 @@ import (
 	"net"
 	"sync/atomic"
 	"time"
+
+	"google.golang.org/grpc/mem"
 )
+
+// Why the handshakes hand grpc the bare socket: grpc-go (1.85) gives a
+// connection's HTTP/2 framer a pooled read buffer, taken only while bytes
+// are being read and returned once they are consumed, when the conn is
+// itself a *net.TCPConn or *net.UnixConn (it then reads through
+// SyscallConn) or implements ReadOnReady (its internal readyreader.Reader).
+// Any other conn, such as a wrapper embedding the socket, gets a private
+// 32 KiB bufio.Reader for its whole life: an idle channel then costs that
+// much more heap at each end. grpc checks the concrete type, not just for
+// syscall.Conn, on purpose: a TLS conn must never be read underneath, so
+// *tls.Conn stays on the private buffer, as it does in bare grpc-go.
 
 // serverConn is a connection accepted by a Listener, carrying the identity
 // read at accept time. Until the first bytes arrive it has a read deadline
@@ -48,6 +61,17 @@ func (c *serverConn) SetReadDeadline(t time.Time) error {
 	return c.Conn.SetReadDeadline(t)
 }
 
+// forGRPC returns the socket under c once the first-byte deadline is no
+// longer ours (grpc sets its own connection deadline before the
+// handshake), so grpc can pool its read buffer; while the deadline is
+// still armed it returns c, whose Read clears it.
+func (c *serverConn) forGRPC() net.Conn {
+	if c.armed.Load() {
+		return c
+	}
+	return c.Conn
+}
+
 // clientConn is a connection made by podwire's dialer, tagged with the
 // transport it was dialed for so the client credentials know what to do.
 type clientConn struct {
@@ -55,4 +79,36 @@ type clientConn struct {
 	kind       Kind
 	cred       ucred  // unix: the server process
 	serverName string // tls: name to verify
+}
+
+// readyStream is a mux stream handed to grpc: ReadOnReady lets grpc hold a
+// pooled read buffer only while bytes are waiting, instead of a private
+// 32 KiB one per channel end.
+type readyStream struct {
+	net.Conn
+}
+
+// ReadOnReady implements grpc's readyreader.Reader for mux streams.
+func (c readyStream) ReadOnReady(bufSize int, pool mem.BufferPool) (*[]byte, int, error) {
+	return readOnReady(c.Conn, bufSize, pool)
+}
+
+// readOnReady waits until the mux stream c has bytes, then takes a buffer
+// of bufSize from pool and reads into it. A zero-length Read on a mux
+// stream blocks until data is buffered (or the stream ends) and consumes
+// nothing, so the buffer is only taken once the read that follows will not
+// block; on a conn whose empty Read returns at once it degrades to a plain
+// blocking read into the pooled buffer, still correct. Callers own *b and
+// return it to pool; on error nothing is held.
+func readOnReady(c net.Conn, bufSize int, pool mem.BufferPool) (b *[]byte, n int, err error) {
+	if _, err := c.Read(nil); err != nil {
+		return nil, 0, err
+	}
+	b = pool.Get(bufSize)
+	n, err = c.Read(*b)
+	if n == 0 {
+		pool.Put(b)
+		return nil, 0, err
+	}
+	return b, n, err
 }

@@ -8,6 +8,8 @@ import (
 	"net"
 
 	"google.golang.org/grpc/credentials"
+
+	"github.com/podwire/podwire/mux"
 )
 
 // securityProtocol is what podwire's credentials report in ProtocolInfo.
@@ -24,7 +26,26 @@ func (serverCreds) ServerHandshake(c net.Conn) (net.Conn, credentials.AuthInfo, 
 	if err != nil {
 		return nil, nil, err
 	}
-	return c, ai, nil
+	return grpcConn(c), ai, nil
+}
+
+// grpcConn is the conn grpc's framer reads from: the bare socket for Unix
+// and plaintext TCP conns and a readyStream for mux streams, so grpc pools
+// their read buffers (see conn.go); TLS conns as they are.
+func grpcConn(c net.Conn) net.Conn {
+	switch x := c.(type) {
+	case *serverConn:
+		return x.forGRPC()
+	case *clientConn:
+		if x.kind == KindUnix || x.kind == KindTCP {
+			return x.Conn
+		}
+	case *pooledConn, readyStream:
+		return c
+	case interface{ Session() *mux.Session }:
+		return readyStream{Conn: c}
+	}
+	return c
 }
 
 // serverAuthInfo maps each kind of accepted conn to its identity.
@@ -108,9 +129,9 @@ func (c clientCreds) ClientHandshake(ctx context.Context, authority string, raw 
 	case *clientConn:
 		switch x.kind {
 		case KindUnix:
-			return x, unixAuthInfo(x.cred, x.RemoteAddr()), nil
+			return grpcConn(x), unixAuthInfo(x.cred, x.RemoteAddr()), nil
 		case KindTCP:
-			return x, tcpAuthInfo(x.RemoteAddr()), nil
+			return grpcConn(x), tcpAuthInfo(x.RemoteAddr()), nil
 		case KindTLS:
 			name := x.serverName
 			if name == "" {
@@ -129,7 +150,7 @@ func (c clientCreds) ClientHandshake(ctx context.Context, authority string, raw 
 		if err != nil {
 			return nil, nil, err
 		}
-		return raw, ai, nil
+		return grpcConn(raw), ai, nil
 	}
 	// A raw TCP conn from grpc's own dialer: TLS to the authority.
 	return c.handshakeTLS(ctx, raw, hostOf(authority))

@@ -10,6 +10,7 @@ import (
 
 	"github.com/podwire/podwire/mux"
 	wirev1 "github.com/podwire/podwire/proto/podwire/wire/v1"
+	"google.golang.org/grpc/mem"
 )
 
 // remoteKind is the transport bare names use for a peer address: gRPC on a
@@ -145,6 +146,11 @@ type pooledConn struct {
 // Session returns the stream's mux session (for identity).
 func (c *pooledConn) Session() *mux.Session {
 	return c.Conn.(interface{ Session() *mux.Session }).Session()
+}
+
+// ReadOnReady lets grpc pool the channel's read buffer (see readyStream).
+func (c *pooledConn) ReadOnReady(bufSize int, pool mem.BufferPool) (*[]byte, int, error) {
+	return readOnReady(c.Conn, bufSize, pool)
 }
 
 // Close closes the stream and releases the pool ref once.
