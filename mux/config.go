@@ -80,11 +80,15 @@ func DefaultConfig() Config {
 		// if every reader stalls is 1024 × StreamWindow of unread data.
 		MaxInboundStreams: 1024,
 		// BenchmarkTuning/op=bulk (1 MiB gRPC messages over mux+TLS,
-		// process CPU per MiB, 3 runs): 256 KiB 2.18–3.38 ms, 1 MiB
-		// 1.81–2.29 ms, 4 MiB 1.90–2.16 ms. With 256 KiB the sender
-		// stalls on window updates; beyond 1 MiB nothing more is gained
-		// and the unread-data bound grows. Buffers grow only as data
-		// actually waits, so an idle stream does not pay for the window.
+		// medians of 4 interleaved rounds, testdata/bench-tuning-2core.txt):
+		// 256 KiB 391 MB/s and 2.79 ms CPU per MiB, 1 MiB 499 MB/s and
+		// 2.51 ms, 4 MiB 610 MB/s and 2.22 ms. 256 KiB stalls the sender on
+		// window updates. 4 MiB was faster there but within noise against
+		// 1 MiB in paired BenchmarkBulk rounds (testdata/bench-bulk-2core.txt)
+		// and quadruples the unread-data bound (MaxInboundStreams ×
+		// StreamWindow), which matters for raw sidecar streams whose app
+		// reads slowly; raise it for bulk-heavy peers. Buffers grow only as
+		// data actually waits, so an idle stream does not pay for it.
 		StreamWindow: 1 << 20,
 		// A dead path is detected within KeepAliveInterval +
 		// KeepAliveTimeout (TestDeadConnFailsStreams: 0.70–0.88 s with
