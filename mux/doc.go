@@ -50,9 +50,11 @@
 // Against bare gRPC over TLS in the same rounds, a 64-byte unary call's
 // median latency is 1.10× (plain yamux: 1.63×) and 1 MiB messages stream
 // at 0.78× (plain yamux: 0.64×), at 1.2× the CPU per MiB; a second
-// 5-round run measured 1.04× throughput at equal CPU. The rest is inside
-// yamux: per frame it copies the body twice on each side and hands it
-// between two goroutines per direction.
+// 5-round run measured 1.04× throughput at equal CPU. What remains is the
+// price of yamux's design: each frame's body is copied twice per side
+// (sending: into yamux's queue and into our write batch, which keeps TLS
+// records full; receiving: into the stream buffer and out of it) and
+// passes between two goroutines per direction.
 //
 // A Pool keeps one session per peer address, opened on demand, spills to
 // more sessions past a stream cap, redials with backoff, drops idle

@@ -383,3 +383,35 @@ func TestShutdownDeadline(t *testing.T) {
 		t.Fatalf("Read after Shutdown cut off = %v, want net.ErrClosed", err)
 	}
 }
+
+// TestZeroLengthReadWaits pins the behaviour transport's ReadOnReady relies
+// on: Read(nil) blocks until data is buffered, then returns 0 without
+// consuming it; after the peer closes it returns EOF.
+func TestZeroLengthReadWaits(t *testing.T) {
+	a, b := streamPipe(t, tcpConns)
+	done := make(chan error, 1)
+	go func() {
+		_, err := b.Read(nil)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("Read(nil) returned %v before any data arrived", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	if _, err := a.Write([]byte("data")); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Read(nil) with data buffered = %v, want nil", err)
+	}
+	got := make([]byte, 4)
+	if _, err := io.ReadFull(b, got); err != nil || string(got) != "data" {
+		t.Fatalf("read after Read(nil) = %q, %v; want the data intact", got, err)
+	}
+	a.Close()
+	b.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := b.Read(nil); err != io.EOF {
+		t.Fatalf("Read(nil) after the peer closed = %v, want EOF", err)
+	}
+}

@@ -64,7 +64,9 @@ func (c *stream) Session() *Session { return c.sess }
 // StreamID returns the yamux stream id (odd: opened by the client side).
 func (c *stream) StreamID() uint32 { return c.ys.StreamID() }
 
-// Read reads stream data.
+// Read reads stream data. A zero-length Read waits until data is buffered
+// (or the stream ends, or the deadline passes) and consumes nothing, so a
+// caller can wait for data before taking a buffer (grpc's ReadOnReady).
 func (c *stream) Read(p []byte) (int, error) {
 	if c.closed.Load() {
 		return 0, net.ErrClosed
