@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -190,5 +191,86 @@ func TestPolledCertSource(t *testing.T) {
 	}
 	if got := leaf(); got.Cmp(before) == 0 {
 		t.Errorf("serial still %v after the files were rewritten, want a new one", got)
+	}
+}
+
+// len returns the number of entries, live or not yet forgotten.
+func (c *certCache) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.entries)
+}
+
+// TestDialsShareCertSource: dial configurations with the same files share
+// one loaded CertSource (a new channel reads no files), still see a
+// rotation at the next config, and the source is dropped once no
+// configuration holds it.
+func TestDialsShareCertSource(t *testing.T) {
+	dir := testCertDir(t, "client")
+	before := dialCerts.len()
+	a, err := newDialConfig([]DialOption{tlsFiles(dir, "client")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := newDialConfig([]DialOption{tlsFiles(dir, "client")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.certs != b.certs {
+		t.Errorf("two dials of the same files got sources %p and %p, want one shared", a.certs, b.certs)
+	}
+	other, err := newDialConfig([]DialOption{tlsFiles(dir, "client"), WithLogger(testLogger(t))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if other.certs == a.certs {
+		t.Error("a dial with its own logger shares the source of one without, want its own (reload errors go to its logger)")
+	}
+	serial := func(c *dialConfig) *big.Int {
+		t.Helper()
+		conf, err := c.tlsClientConfig("inventory", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		leaf, err := x509.ParseCertificate(conf.Certificates[0].Certificate[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return leaf.SerialNumber
+	}
+	old := serial(a)
+	if err := certs.Write(dir, []string{"client"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := serial(b); got.Cmp(old) == 0 {
+		t.Errorf("serial still %v after rotation through the shared source, want a new one", got)
+	}
+	a, b, other = nil, nil, nil
+	deadline := time.Now().Add(5 * time.Second)
+	for dialCerts.len() > before && time.Now().Before(deadline) {
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := dialCerts.len(); got != before {
+		t.Errorf("shared sources = %d after every holder went, want %d", got, before)
+	}
+}
+
+// BenchmarkDialTLSFiles measures Dial (client configuration and a lazy
+// grpc.ClientConn, no connection) with WithTLSFiles, then Close.
+func BenchmarkDialTLSFiles(b *testing.B) {
+	dir := testCertDir(b, "client")
+	keep, err := Dial(context.Background(), "tls://127.0.0.1:1", tlsFiles(dir, "client"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer keep.Close()
+	b.ReportAllocs()
+	for b.Loop() {
+		cc, err := Dial(context.Background(), "tls://127.0.0.1:1", tlsFiles(dir, "client"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		cc.Close()
 	}
 }

@@ -68,7 +68,10 @@ func WithPeerAddr(service, hostport string) DialOption {
 }
 
 // WithTLSFiles sets the client certificate, key and CA bundle (PEM) for TLS
-// targets; files are re-read when they change. Conflicts with WithTLSConfig.
+// targets; files are re-read when they change (checked at each TLS
+// handshake). Dials with the same files, Config.MinTLSVersion and logger
+// share one loaded copy, so only the first reads and parses them.
+// Conflicts with WithTLSConfig.
 func WithTLSFiles(certFile, keyFile, caFile string) DialOption {
 	return dialOptionFunc(func(c *dialConfig) error {
 		if c.tlsConf != nil {
@@ -147,7 +150,8 @@ func newDialConfig(opts []DialOption) (*dialConfig, error) {
 		}
 	}
 	if c.certFiles != nil {
-		s, err := newPolledCertSource(c.certFiles[0], c.certFiles[1], c.certFiles[2], c.tuning.MinTLSVersion, c.log)
+		s, err := dialCerts.get(certKey{certFile: c.certFiles[0], keyFile: c.certFiles[1], caFile: c.certFiles[2],
+			minVersion: c.tuning.MinTLSVersion, log: c.log})
 		if err != nil {
 			return nil, err
 		}

@@ -369,12 +369,16 @@ func (l *Listener) routeTLS(c net.Conn) {
 	}
 }
 
+// discardLogger is the logger of every component given none; one value,
+// so configurations without a logger share client cert sources.
+var discardLogger = slog.New(slog.DiscardHandler)
+
 // loggerOr returns l, or a logger that discards.
 func loggerOr(l *slog.Logger) *slog.Logger {
 	if l != nil {
 		return l
 	}
-	return slog.New(slog.DiscardHandler)
+	return discardLogger
 }
 
 // defaultSocketDir is $PODWIRE_SOCKET_DIR or /run/podwire.
