@@ -303,6 +303,13 @@ func (w *wireConn) Close() error {
 	return err
 }
 
+// abortNow makes a Close in progress drop what is queued and unblocks a
+// write in progress by closing the connection.
+func (w *wireConn) abortNow() {
+	w.abort.Store(true)
+	w.Conn.Close()
+}
+
 // isDataHeaderWithBody reports whether p is exactly one yamux data-frame
 // header announcing a non-empty body, which yamux writes next.
 func isDataHeaderWithBody(p []byte) bool {

@@ -372,9 +372,13 @@ func (s *Session) Shutdown(ctx context.Context) error {
 		wait = s.drained
 	}
 	s.mu.Unlock()
-	if err := s.ys.GoAway(); err != nil && !errors.Is(err, yamux.ErrSessionShutdown) {
-		s.log.Debug("send GoAway failed", "err", err)
-	}
+	// yamux's GoAway waits until the frame is written (up to WriteTimeout);
+	// send it in the background so ctx bounds Shutdown.
+	s.goTracked(func() {
+		if err := s.ys.GoAway(); err != nil && !errors.Is(err, yamux.ErrSessionShutdown) {
+			s.log.Debug("send GoAway failed", "err", err)
+		}
+	})
 	var err error
 	if wait != nil {
 		select {
@@ -384,9 +388,17 @@ func (s *Session) Shutdown(ctx context.Context) error {
 			err = fmt.Errorf("podwire/mux: shutdown cut off %d open streams: %w", s.NumStreams(), ctx.Err())
 		}
 	}
-	// Close without abort: frames already queued (final FINs) are flushed.
+	// Close without abort: frames already queued (final FINs) are flushed,
+	// unless ctx ends first (a peer that stopped reading cannot hold
+	// Shutdown past its deadline).
+	if err != nil {
+		s.Close()
+		return err
+	}
+	stop := context.AfterFunc(ctx, s.wire.abortNow)
+	defer stop()
 	s.closeWith(nil)
-	return err
+	return nil
 }
 
 // streamDone is called once per stream when this side closes it.

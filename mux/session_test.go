@@ -415,3 +415,27 @@ func TestZeroLengthReadWaits(t *testing.T) {
 		t.Fatalf("Read(nil) after the peer closed = %v, want EOF", err)
 	}
 }
+
+// TestShutdownBoundedByContext checks that a peer that stopped reading
+// cannot hold Shutdown past its context: queued frames are dropped.
+func TestShutdownBoundedByContext(t *testing.T) {
+	c1, c2 := net.Pipe() // nobody reads c2: every write to c1 blocks
+	defer c2.Close()
+	client, err := Client(c1, testConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	octx, ocancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer ocancel()
+	if _, err := client.Open(octx); err == nil {
+		t.Fatal("Open succeeded with a peer that never reads")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	client.Shutdown(ctx)
+	if took := time.Since(start); took > 2*time.Second {
+		t.Fatalf("Shutdown took %v with a 100ms context (WriteTimeout %v)", took, testConfig().WriteTimeout)
+	}
+}
