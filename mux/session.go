@@ -33,8 +33,9 @@ type Session struct {
 	dead      atomic.Pointer[error]
 	closeOnce sync.Once
 
-	// mu guards closing, draining, the stream counts, idleSince and
-	// drained, and makes wg.Add safe against Close's wg.Wait.
+	// mu guards closing, draining, the stream counts (outbound, inbound,
+	// reserved), idleSince and drained, and makes wg.Add safe against
+	// Close's wg.Wait.
 	mu        sync.Mutex
 	closing   bool          // Close started: no new tracked goroutines
 	draining  bool          // Shutdown or remote GoAway: no new opens
@@ -360,7 +361,9 @@ func (s *Session) closeWith(reason error) {
 // Shutdown drains the session: it sends GoAway (the peer opens no new
 // streams; its Open fails with ErrDraining), refuses new local opens, waits
 // until every stream on this side is closed or ctx ends, then closes. It
-// returns ctx's error if streams were cut off. Idempotent; safe with Close.
+// returns ctx's error if streams were cut off. Streams still waiting in the
+// accept backlog count as open, so keep calling Accept (and closing what
+// it returns) while draining. Idempotent; safe with Close.
 func (s *Session) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.draining = true
