@@ -8,7 +8,8 @@
 // it, while Open and DialService start streams to the peer, so either side
 // can call the other over the same connection. Every stream is a net.Conn
 // that also has a Session() method, to reach the underlying connection
-// (and the peer's certificate) from a stream.
+// (and the peer's certificate) from a stream, and CloseWrite() error, to
+// half-close it like a *net.TCPConn (the sidecar's byte copying).
 //
 // Streams start with the podwire.wire.v1 header exchange: the opener sends
 // a StreamHeader naming the destination service (WriteHeader, or
