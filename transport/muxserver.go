@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime"
 	"sync"
+	"weak"
 
 	"github.com/podwire/podwire/mux"
 	wirev1 "github.com/podwire/podwire/proto/podwire/wire/v1"
@@ -161,6 +163,12 @@ func (m *muxServer) wait(ctx context.Context) error {
 	}
 }
 
+// sessionAuth holds the AuthInfo of each live mux session, keyed by a
+// weak pointer to it: every channel (stream) of a session shares one
+// read-only AuthInfo instead of a copy of the TLS state each, and an entry
+// goes when its session is collected.
+var sessionAuth sync.Map // weak.Pointer[mux.Session] -> *AuthInfo
+
 // muxAuthInfo recognizes a mux stream and reports the identity of its
 // session's TLS peer (kind mux+tls). ok is false for other conns.
 func muxAuthInfo(c net.Conn) (*AuthInfo, bool, error) {
@@ -168,12 +176,24 @@ func muxAuthInfo(c net.Conn) (*AuthInfo, bool, error) {
 	if !ok {
 		return nil, false, nil
 	}
-	tc, ok := sc.Session().Conn().(*tls.Conn)
-	if !ok {
-		return nil, true, fmt.Errorf("podwire/transport: mux session over %T, not TLS; podwire requires TLS under mux", sc.Session().Conn())
+	sess := sc.Session()
+	key := weak.Make(sess)
+	if ai, ok := sessionAuth.Load(key); ok {
+		return ai.(*AuthInfo), true, nil
 	}
-	ai, err := tlsAuthInfo(KindMuxTLS, tc, c.RemoteAddr())
-	return ai, true, err
+	tc, ok := sess.Conn().(*tls.Conn)
+	if !ok {
+		return nil, true, fmt.Errorf("podwire/transport: mux session over %T, not TLS; podwire requires TLS under mux", sess.Conn())
+	}
+	ai, err := tlsAuthInfo(KindMuxTLS, tc, tc.RemoteAddr())
+	if err != nil {
+		return nil, true, err
+	}
+	if got, loaded := sessionAuth.LoadOrStore(key, ai); loaded {
+		return got.(*AuthInfo), true, nil
+	}
+	runtime.AddCleanup(sess, func(k weak.Pointer[mux.Session]) { sessionAuth.Delete(k) }, key)
+	return ai, true, nil
 }
 
 // alpn is the protocols the TLS port offers.

@@ -118,3 +118,33 @@ func writeRawHeader(w io.Writer, h *wirev1.StreamHeader) error {
 	_, err = w.Write(append([]byte{byte(len(b) >> 8), byte(len(b))}, b...))
 	return err
 }
+
+// TestMuxStreamsShareAuthInfo: every stream of a session reports the
+// session's peer through one shared AuthInfo, not a copy per channel.
+func TestMuxStreamsShareAuthInfo(t *testing.T) {
+	dir := testCertDir(t, "inventory", "client")
+	s := startServer(t, serverTLS(ListenConfig{Service: "inventory", NoUnix: true}, dir, "inventory"))
+	sess := muxSession(t, s.ln.TLSAddr().String(), dir, "client")
+	var infos []*AuthInfo
+	for range 2 {
+		c, err := sess.Open(ctxT(t))
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		defer c.Close()
+		ai, ok, err := muxAuthInfo(c)
+		if !ok || err != nil {
+			t.Fatalf("muxAuthInfo = %v, %v, want a mux+tls identity", ok, err)
+		}
+		infos = append(infos, ai)
+	}
+	if infos[0] != infos[1] {
+		t.Errorf("two streams of one session got AuthInfos %p and %p, want one shared", infos[0], infos[1])
+	}
+	if got, want := infos[0].Peer.Transport, KindMuxTLS; got != want {
+		t.Errorf("Peer.Transport = %v, want %v", got, want)
+	}
+	if infos[0].Peer.Addr.String() != s.ln.TLSAddr().String() {
+		t.Errorf("Peer.Addr = %v, want the server's %v", infos[0].Peer.Addr, s.ln.TLSAddr())
+	}
+}
