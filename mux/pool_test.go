@@ -353,3 +353,50 @@ func TestPoolConfigValidate(t *testing.T) {
 		})
 	}
 }
+
+// TestPoolRecoversWithinBackoffMax: after an outage long enough to reach
+// the backoff cap, a peer that returns is reachable again within BackoffMax
+// (plus scheduling slack), with callers retrying the way a sidecar's app
+// connections do. The scale is shrunk 10× from the defaults; the shipped
+// cap itself is bounded below.
+func TestPoolRecoversWithinBackoffMax(t *testing.T) {
+	// The default cap is what a returning peer waits at worst: it must
+	// leave room in the 5 s recovery the container suite asserts
+	// (integration faults test, disconnect case).
+	if got, limit := DefaultPoolConfig().BackoffMax, 2*time.Second; got > limit {
+		t.Errorf("DefaultPoolConfig().BackoffMax = %v, want ≤ %v so a returning peer is redialed well within 5 s", got, limit)
+	}
+
+	es := newEchoServer(t, testConfig())
+	var d countingDialer
+	d.fail.Store(true)
+	const base, capMax = 10 * time.Millisecond, 200 * time.Millisecond
+	p := newTestPool(t, &d, func(c *PoolConfig) { c.BackoffBase, c.BackoffMax = base, capMax })
+
+	try := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		defer cancel()
+		c, err := p.DialService(ctx, es.addr, validHeader())
+		if err == nil {
+			c.Close()
+		}
+		return err
+	}
+	// Fail long enough for the backoff to reach its cap (10+20+...+200 ms).
+	outage := time.Now().Add(time.Second)
+	for time.Now().Before(outage) {
+		if err := try(); err == nil {
+			t.Fatal("DialService succeeded while every dial fails")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	d.fail.Store(false)
+	back := time.Now()
+	for try() != nil {
+		if time.Since(back) > capMax+300*time.Millisecond {
+			t.Fatalf("peer back for %v and the pool still fails; want recovery within BackoffMax %v", time.Since(back), capMax)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Logf("recovered %v after the peer returned (BackoffMax %v, %d dials)", time.Since(back).Round(time.Millisecond), capMax, d.dials.Load())
+}
