@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 )
 
 // DialOption configures Dial and DialOptions. Options are sealed: only this
@@ -233,12 +234,17 @@ func DialOptions(opts ...DialOption) ([]grpc.DialOption, error) {
 	return append(cfg.dialOptions(), cfg.grpcOpts...), nil
 }
 
-// dialOptions are the credentials, dialer and resolver of cfg.
+// dialOptions are the credentials, dialer, resolver and reconnect backoff
+// of cfg; options from WithGRPCOptions come after them and win.
 func (c *dialConfig) dialOptions() []grpc.DialOption {
+	bo := backoff.DefaultConfig
+	bo.BaseDelay = min(bo.BaseDelay, c.tuning.ReconnectMaxDelay/10)
+	bo.MaxDelay = c.tuning.ReconnectMaxDelay
 	return []grpc.DialOption{
 		grpc.WithTransportCredentials(clientCreds{cfg: c}),
 		grpc.WithContextDialer(c.dial),
 		grpc.WithResolvers(&resolverBuilder{cfg: c}),
+		grpc.WithConnectParams(grpc.ConnectParams{Backoff: bo, MinConnectTimeout: c.tuning.HandshakeTimeout}),
 	}
 }
 
