@@ -37,8 +37,12 @@
 // (grpc.WithContextDialer calling Pool.DialService), and a grpc.Server
 // serves a Session (or a listener that completes the header exchange)
 // directly. Share one ClientConn per peer and service rather than a stream
-// per call: a channel is cheap, not free. Because the stream already
-// buffers what arrives, these gRPC options suit channels over mux:
+// per call: a channel is cheap, not free. The podwire transport package
+// does this for you and also lends gRPC a pooled read buffer only while a
+// stream has data (its ReadOnReady), which brings an idle channel to the
+// figure below without any option. If you run gRPC over streams yourself,
+// without transport, the stream already buffers what arrives, so these
+// options give the same saving:
 //
 //	grpc.WithReadBufferSize(0), grpc.WithWriteBufferSize(128 << 10), grpc.WithSharedWriteBuffer(true)
 //	grpc.ReadBufferSize(0), grpc.WriteBufferSize(128 << 10), grpc.SharedWriteBuffer(true) // server
