@@ -130,3 +130,41 @@ func percentile(d []time.Duration, q int) time.Duration {
 	slices.Sort(d)
 	return d[(len(d)-1)*q/100]
 }
+
+// BenchmarkUnaryPair and BenchmarkUnaryBareTLS are the pair path and the
+// bare gRPC+mTLS path of BenchmarkUnaryPairVsBareTLS, each alone, for
+// profiles and syscall counts (strace -c -f) that must not mix the two.
+// Each reports its p50 and the allocations per call.
+func BenchmarkUnaryPair(b *testing.B) {
+	p := newPair(b, pairOpts{})
+	waitReady(b, p.a)
+	benchUnary(b, healthpb.NewHealthClient(p.dialApp(b)))
+}
+
+func BenchmarkUnaryBareTLS(b *testing.B) {
+	benchUnary(b, healthpb.NewHealthClient(bareTLS(b, newTestPKI(b, "inventory", "purchase"))))
+}
+
+// benchUnary warms c up and times b.N sequential health Checks on it.
+func benchUnary(b *testing.B, c healthpb.HealthClient) {
+	b.Helper()
+	ctx := context.Background()
+	req := &healthpb.HealthCheckRequest{}
+	for range 200 {
+		if _, err := c.Check(ctx, req); err != nil {
+			b.Fatal(err)
+		}
+	}
+	lat := make([]time.Duration, 0, b.N)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		if _, err := c.Check(ctx, req); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(percentile(lat, 50).Microseconds()), "p50-µs")
+}
