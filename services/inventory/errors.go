@@ -2,7 +2,8 @@ package inventory
 
 import (
 	"errors"
-	"fmt"
+
+	"github.com/podwire/podwire/services/internal/boltdb"
 )
 
 // Sentinels of this package.
@@ -13,19 +14,8 @@ var (
 	ErrCorrupt = errors.New("podwire/inventory: corrupt record in data file; restore it from a backup or start with a new --data file")
 )
 
-// StoreError says which step on the data file failed.
-type StoreError struct {
-	Op   string // e.g. "open", "reserve"
-	Path string
-	Err  error
-}
-
-// Error says what failed and on which file.
-func (e *StoreError) Error() string {
-	return fmt.Sprintf("podwire/inventory: %s %s: %v", e.Op, e.Path, e.Err)
-}
-
-// Unwrap returns the cause.
-func (e *StoreError) Unwrap() error { return e.Err }
+// StoreError says which step on the data file failed; Error reads
+// "podwire/inventory: <Op> <Path>: <Err>" and Unwrap returns Err.
+type StoreError = boltdb.StoreError
 
 func errorsIsClosed(err error) bool { return errors.Is(err, ErrClosed) }

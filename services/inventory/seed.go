@@ -37,7 +37,7 @@ func DemoStock() []SeedItem {
 // --seed) adds nothing. It returns how many items it created.
 func (s *Store) Seed(items []SeedItem) (int, error) {
 	added := 0
-	err := s.update("seed", func(tx *bolt.Tx) error {
+	err := s.db.Update("seed", func(tx *bolt.Tx) error {
 		added = 0
 		for i, si := range items {
 			if err := valid.SKU(fmt.Sprintf("seed[%d].sku", i), si.SKU); err != nil {

@@ -2,16 +2,15 @@ package inventory
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"math"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	inventoryv1 "github.com/podwire/podwire/proto/podwire/inventory/v1"
+	"github.com/podwire/podwire/services/internal/boltdb"
 	"github.com/podwire/podwire/services/internal/valid"
 )
 
@@ -25,47 +24,34 @@ var (
 // was acknowledged. A Store is safe for concurrent use; bbolt serialises
 // writers.
 type Store struct {
-	db   *bolt.DB
-	path string
+	db *boltdb.DB
 }
 
 // OpenStore opens (creating if needed) the bbolt file at path. It waits up
 // to one second for another process holding the file to let go.
 func OpenStore(path string) (*Store, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
-	if err != nil {
-		return nil, &StoreError{Op: "open", Path: path, Err: fmt.Errorf("%w (is another inventory using this --data file?)", err)}
-	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketItems, bucketReservations} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
-		}
-		return nil
+	db, err := boltdb.Open(path, boltdb.Options{
+		Service: "inventory",
+		Buckets: [][]byte{bucketItems, bucketReservations},
+		Timeout: time.Second,
+		Closed:  ErrClosed,
 	})
 	if err != nil {
-		_ = db.Close()
-		return nil, &StoreError{Op: "init", Path: path, Err: err}
+		return nil, err
 	}
-	return &Store{db: db, path: path}, nil
+	return &Store{db: db}, nil
 }
 
 // Path returns the data file's path.
-func (s *Store) Path() string { return s.path }
+func (s *Store) Path() string { return s.db.Path() }
 
 // Close closes the file. Safe to call twice.
-func (s *Store) Close() error {
-	if err := s.db.Close(); err != nil {
-		return &StoreError{Op: "close", Path: s.path, Err: err}
-	}
-	return nil
-}
+func (s *Store) Close() error { return s.db.Close() }
 
 // Item returns one item, or a NotFound *valid.FieldError naming "sku".
 func (s *Store) Item(sku string) (*inventoryv1.Item, error) {
 	var it *inventoryv1.Item
-	err := s.view("get item", func(tx *bolt.Tx) error {
+	err := s.db.View("get item", func(tx *bolt.Tx) error {
 		var err error
 		it, err = getItem(tx, sku)
 		if err == nil && it == nil {
@@ -81,7 +67,7 @@ func (s *Store) Item(sku string) (*inventoryv1.Item, error) {
 func (s *Store) Items(after []byte, n int) ([]*inventoryv1.Item, []byte, error) {
 	var items []*inventoryv1.Item
 	var next []byte
-	err := s.view("list items", func(tx *bolt.Tx) error {
+	err := s.db.View("list items", func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketItems).Cursor()
 		k, v := c.First()
 		if after != nil {
@@ -110,7 +96,7 @@ func (s *Store) Items(after []byte, n int) ([]*inventoryv1.Item, []byte, error) 
 // are named), skipping SKUs that do not exist.
 func (s *Store) Snapshot(skus []string) ([]*inventoryv1.Item, error) {
 	var items []*inventoryv1.Item
-	err := s.view("snapshot", func(tx *bolt.Tx) error {
+	err := s.db.View("snapshot", func(tx *bolt.Tx) error {
 		if len(skus) == 0 {
 			return tx.Bucket(bucketItems).ForEach(func(_, v []byte) error {
 				it, err := decodeItem(v)
@@ -135,10 +121,10 @@ func (s *Store) Snapshot(skus []string) ([]*inventoryv1.Item, error) {
 // Reservations calls fn for every reservation in order-id order; an error
 // from fn stops the walk and is returned. Audits and tests use it.
 func (s *Store) Reservations(fn func(*inventoryv1.Reservation) error) error {
-	return s.view("list reservations", func(tx *bolt.Tx) error {
+	return s.db.View("list reservations", func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketReservations).ForEach(func(_, v []byte) error {
-			r := new(inventoryv1.Reservation)
-			if err := proto.Unmarshal(v, r); err != nil {
+			r, err := boltdb.Decode[inventoryv1.Reservation](v)
+			if err != nil {
 				return fmt.Errorf("%w: reservation: %v", ErrCorrupt, err)
 			}
 			return fn(r)
@@ -150,7 +136,7 @@ func (s *Store) Reservations(fn func(*inventoryv1.Reservation) error) error {
 // It returns the item after the change.
 func (s *Store) Restock(sku, name string, q int32) (*inventoryv1.Item, error) {
 	var out *inventoryv1.Item
-	err := s.update("restock", func(tx *bolt.Tx) error {
+	err := s.db.Update("restock", func(tx *bolt.Tx) error {
 		it, err := getItem(tx, sku)
 		if err != nil {
 			return err
@@ -174,7 +160,7 @@ func (s *Store) Restock(sku, name string, q int32) (*inventoryv1.Item, error) {
 // replayed=true; with other lines it is AlreadyExists. changed holds the
 // items after the change (nil on replay).
 func (s *Store) Reserve(orderID string, lines []*inventoryv1.Line, now time.Time) (res *inventoryv1.Reservation, replayed bool, changed []*inventoryv1.Item, err error) {
-	err = s.update("reserve", func(tx *bolt.Tx) error {
+	err = s.db.Update("reserve", func(tx *bolt.Tx) error {
 		changed = nil
 		old, err := getReservation(tx, orderID)
 		if err != nil {
@@ -236,7 +222,7 @@ func (s *Store) Commit(orderID string, now time.Time) (*inventoryv1.Reservation,
 func (s *Store) settle(op, orderID string, now time.Time, to inventoryv1.ReservationState) (*inventoryv1.Reservation, []*inventoryv1.Item, error) {
 	var res *inventoryv1.Reservation
 	var changed []*inventoryv1.Item
-	err := s.update(op, func(tx *bolt.Tx) error {
+	err := s.db.Update(op, func(tx *bolt.Tx) error {
 		changed = nil
 		r, err := getReservation(tx, orderID)
 		if err != nil {
@@ -293,70 +279,36 @@ func stateName(s inventoryv1.ReservationState) string {
 	return s.String()
 }
 
-// view and update run fn in a read or write transaction; request errors
-// (*valid.FieldError) pass through, anything else is wrapped as a
-// *StoreError naming the step.
-func (s *Store) view(op string, fn func(*bolt.Tx) error) error {
-	return s.wrap(op, s.db.View(fn))
-}
-
-func (s *Store) update(op string, fn func(*bolt.Tx) error) error {
-	return s.wrap(op, s.db.Update(fn))
-}
-
-func (s *Store) wrap(op string, err error) error {
-	var fe *valid.FieldError
-	switch {
-	case err == nil, errors.As(err, &fe):
-		return err
-	case errors.Is(err, bolt.ErrDatabaseNotOpen):
-		return &StoreError{Op: op, Path: s.path, Err: ErrClosed}
-	}
-	return &StoreError{Op: op, Path: s.path, Err: err}
-}
-
 func getItem(tx *bolt.Tx, sku string) (*inventoryv1.Item, error) {
-	v := tx.Bucket(bucketItems).Get([]byte(sku))
-	if v == nil {
-		return nil, nil
+	it, err := boltdb.Get[inventoryv1.Item](tx, bucketItems, []byte(sku))
+	if err != nil {
+		return nil, fmt.Errorf("%w: item: %v", ErrCorrupt, err)
 	}
-	return decodeItem(v)
+	return it, nil
 }
 
 func decodeItem(v []byte) (*inventoryv1.Item, error) {
-	it := new(inventoryv1.Item)
-	if err := proto.Unmarshal(v, it); err != nil {
+	it, err := boltdb.Decode[inventoryv1.Item](v)
+	if err != nil {
 		return nil, fmt.Errorf("%w: item: %v", ErrCorrupt, err)
 	}
 	return it, nil
 }
 
 func putItem(tx *bolt.Tx, it *inventoryv1.Item) error {
-	v, err := proto.Marshal(it)
-	if err != nil {
-		return err
-	}
-	return tx.Bucket(bucketItems).Put([]byte(it.GetSku()), v)
+	return boltdb.Put(tx, bucketItems, []byte(it.GetSku()), it)
 }
 
 func getReservation(tx *bolt.Tx, orderID string) (*inventoryv1.Reservation, error) {
-	v := tx.Bucket(bucketReservations).Get([]byte(orderID))
-	if v == nil {
-		return nil, nil
-	}
-	r := new(inventoryv1.Reservation)
-	if err := proto.Unmarshal(v, r); err != nil {
+	r, err := boltdb.Get[inventoryv1.Reservation](tx, bucketReservations, []byte(orderID))
+	if err != nil {
 		return nil, fmt.Errorf("%w: reservation %q: %v", ErrCorrupt, orderID, err)
 	}
 	return r, nil
 }
 
 func putReservation(tx *bolt.Tx, r *inventoryv1.Reservation) error {
-	v, err := proto.Marshal(r)
-	if err != nil {
-		return err
-	}
-	return tx.Bucket(bucketReservations).Put([]byte(r.GetOrderId()), v)
+	return boltdb.Put(tx, bucketReservations, []byte(r.GetOrderId()), r)
 }
 
 // sameLines reports whether a and b ask for the same quantities of the same
