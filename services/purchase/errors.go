@@ -2,7 +2,8 @@ package purchase
 
 import (
 	"errors"
-	"fmt"
+
+	"github.com/podwire/podwire/services/internal/boltdb"
 )
 
 // Sentinels of this package.
@@ -13,17 +14,6 @@ var (
 	ErrCorrupt = errors.New("podwire/purchase: corrupt record in data file; restore it from a backup or start with a new --data file")
 )
 
-// StoreError says which step on the data file failed.
-type StoreError struct {
-	Op   string // e.g. "open", "confirm"
-	Path string
-	Err  error
-}
-
-// Error says what failed and on which file.
-func (e *StoreError) Error() string {
-	return fmt.Sprintf("podwire/purchase: %s %s: %v", e.Op, e.Path, e.Err)
-}
-
-// Unwrap returns the cause.
-func (e *StoreError) Unwrap() error { return e.Err }
+// StoreError says which step on the data file failed; Error reads
+// "podwire/purchase: <Op> <Path>: <Err>" and Unwrap returns Err.
+type StoreError = boltdb.StoreError

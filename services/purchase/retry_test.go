@@ -100,7 +100,7 @@ func TestRestartRecoversPending(t *testing.T) {
 	if err := e.st.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	st, err := OpenStore(e.st.path)
+	st, err := OpenStore(e.st.db.Path())
 	if err != nil {
 		t.Fatalf("reopen: %v", err)
 	}

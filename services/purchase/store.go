@@ -3,15 +3,14 @@ package purchase
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-	"google.golang.org/protobuf/proto"
 
 	purchasev1 "github.com/podwire/podwire/proto/podwire/purchase/v1"
+	"github.com/podwire/podwire/services/internal/boltdb"
 	"github.com/podwire/podwire/services/internal/valid"
 )
 
@@ -28,45 +27,32 @@ var (
 // to clients) and then confirmed once inventory holds its stock. Safe for
 // concurrent use.
 type Store struct {
-	db      *bolt.DB
-	path    string
+	db      *boltdb.DB
 	writers atomic.Int32 // writes in flight
 }
 
 // OpenStore opens (creating if needed) the bbolt file at path.
 func OpenStore(path string) (*Store, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
-	if err != nil {
-		return nil, &StoreError{Op: "open", Path: path, Err: fmt.Errorf("%w (is another purchase using this --data file?)", err)}
-	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketOrders, bucketByTime, bucketByCustomer} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
-		}
-		return nil
+	db, err := boltdb.Open(path, boltdb.Options{
+		Service:       "purchase",
+		Buckets:       [][]byte{bucketOrders, bucketByTime, bucketByCustomer},
+		Timeout:       time.Second,
+		MaxBatchDelay: 2 * time.Millisecond,
+		Closed:        ErrClosed,
 	})
 	if err != nil {
-		_ = db.Close()
-		return nil, &StoreError{Op: "init", Path: path, Err: err}
+		return nil, err
 	}
-	db.MaxBatchDelay = 2 * time.Millisecond
-	return &Store{db: db, path: path}, nil
+	return &Store{db: db}, nil
 }
 
 // Close closes the file. Safe to call twice.
-func (s *Store) Close() error {
-	if err := s.db.Close(); err != nil {
-		return &StoreError{Op: "close", Path: s.path, Err: err}
-	}
-	return nil
-}
+func (s *Store) Close() error { return s.db.Close() }
 
 // Order returns the stored order (pending ones included), or nil.
 func (s *Store) Order(id string) (*purchasev1.Order, error) {
 	var o *purchasev1.Order
-	err := s.view("get order", func(tx *bolt.Tx) error {
+	err := s.db.View("get order", func(tx *bolt.Tx) error {
 		var err error
 		o, err = getOrder(tx, id)
 		return err
@@ -133,7 +119,7 @@ func (s *Store) SetState(id string, state purchasev1.OrderState, transport strin
 // Pending returns the ids of orders stored pending, oldest first.
 func (s *Store) Pending() ([]string, error) {
 	var ids []string
-	err := s.view("list pending", func(tx *bolt.Tx) error {
+	err := s.db.View("list pending", func(tx *bolt.Tx) error {
 		orders := tx.Bucket(bucketOrders)
 		return tx.Bucket(bucketByTime).ForEach(func(k, _ []byte) error {
 			id := string(k[8:])
@@ -158,7 +144,7 @@ func (s *Store) List(customer string, after []byte, n int) (orders []*purchasev1
 	if after != nil && (!bytes.HasPrefix(after, prefix) || len(after) < len(prefix)+9) {
 		return nil, nil, valid.Invalid("page_token", "not a token for this listing; send next_page_token from a previous response with the same customer_id")
 	}
-	err = s.view("list orders", func(tx *bolt.Tx) error {
+	err = s.db.View("list orders", func(tx *bolt.Tx) error {
 		orders, next = nil, nil
 		all := tx.Bucket(bucketOrders)
 		c := tx.Bucket(bucket).Cursor()
@@ -239,44 +225,25 @@ func decodeOrder(v []byte) (*purchasev1.Order, error) {
 	if v == nil {
 		return nil, fmt.Errorf("%w: index names a missing order", ErrCorrupt)
 	}
-	o := new(purchasev1.Order)
-	if err := proto.Unmarshal(v, o); err != nil {
+	o, err := boltdb.Decode[purchasev1.Order](v)
+	if err != nil {
 		return nil, fmt.Errorf("%w: order: %v", ErrCorrupt, err)
 	}
 	return o, nil
 }
 
 func putOrder(tx *bolt.Tx, o *purchasev1.Order) error {
-	v, err := proto.Marshal(o)
-	if err != nil {
-		return err
-	}
-	return tx.Bucket(bucketOrders).Put([]byte(o.GetOrderId()), v)
+	return boltdb.Put(tx, bucketOrders, []byte(o.GetOrderId()), o)
 }
 
-// view and update run fn in a transaction; request errors pass through,
-// anything else is wrapped as a *StoreError naming the step.
-func (s *Store) view(op string, fn func(*bolt.Tx) error) error {
-	return s.wrap(op, s.db.View(fn))
-}
-
-// update writes alone when no other write is in flight (no batching
-// delay), and joins a group commit when some are.
+// update runs fn in a write transaction; request errors pass through,
+// anything else is a *StoreError naming the step. It writes alone when no
+// other write is in flight (no batching delay), and joins a group commit
+// when some are.
 func (s *Store) update(op string, fn func(*bolt.Tx) error) error {
 	defer s.writers.Add(-1)
 	if s.writers.Add(1) > 1 {
-		return s.wrap(op, s.db.Batch(fn))
+		return s.db.Batch(op, fn)
 	}
-	return s.wrap(op, s.db.Update(fn))
-}
-
-func (s *Store) wrap(op string, err error) error {
-	var fe *valid.FieldError
-	switch {
-	case err == nil, errors.As(err, &fe):
-		return err
-	case errors.Is(err, bolt.ErrDatabaseNotOpen):
-		return &StoreError{Op: op, Path: s.path, Err: ErrClosed}
-	}
-	return &StoreError{Op: op, Path: s.path, Err: err}
+	return s.db.Update(op, fn)
 }

@@ -32,7 +32,7 @@ func TestStoresSurviveReopen(t *testing.T) {
 		}
 	}
 	var err error
-	if e.st, err = OpenStore(e.st.path); err != nil {
+	if e.st, err = OpenStore(e.st.db.Path()); err != nil {
 		t.Fatalf("reopen purchase: %v", err)
 	}
 	t.Cleanup(func() { _ = e.st.Close() })
