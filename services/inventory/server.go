@@ -109,8 +109,7 @@ func (s *Server) Reserve(_ context.Context, req *inventoryv1.ReserveRequest) (*i
 		return nil, err
 	}
 	lines := req.GetLines()
-	err := valid.Lines("lines", len(lines), func(i int) (string, int32) { return lines[i].GetSku(), lines[i].GetQuantity() })
-	if err != nil {
+	if err := valid.Lines("lines", lines); err != nil {
 		return nil, err
 	}
 	s.writeMu.Lock()

@@ -167,7 +167,7 @@ func (s *Store) Reserve(orderID string, lines []*inventoryv1.Line, now time.Time
 			return err
 		}
 		if old != nil {
-			if !sameLines(old.GetLines(), lines) {
+			if !valid.SameLines(old.GetLines(), lines) {
 				return valid.Exists("order_id", "order %q was reserved with other lines; use a new order id", orderID)
 			}
 			res, replayed = old, true
@@ -309,24 +309,6 @@ func getReservation(tx *bolt.Tx, orderID string) (*inventoryv1.Reservation, erro
 
 func putReservation(tx *bolt.Tx, r *inventoryv1.Reservation) error {
 	return boltdb.Put(tx, bucketReservations, []byte(r.GetOrderId()), r)
-}
-
-// sameLines reports whether a and b ask for the same quantities of the same
-// SKUs, in any order (each SKU appears at most once).
-func sameLines(a, b []*inventoryv1.Line) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	want := make(map[string]int32, len(a))
-	for _, l := range a {
-		want[l.GetSku()] = l.GetQuantity()
-	}
-	for _, l := range b {
-		if q, ok := want[l.GetSku()]; !ok || q != l.GetQuantity() {
-			return false
-		}
-	}
-	return true
 }
 
 func cloneLines(lines []*inventoryv1.Line) []*inventoryv1.Line {

@@ -89,16 +89,22 @@ func LineCount(field string, n int) error {
 	return nil
 }
 
-// Lines checks order lines given as parallel accessors: count, each SKU,
-// each quantity, and that no SKU repeats. prefix is the repeated field's
-// name, e.g. "lines".
-func Lines(prefix string, n int, line func(i int) (string, int32)) error {
-	if err := LineCount(prefix, n); err != nil {
+// Line is an order line of either service's protos (inventoryv1.Line,
+// purchasev1.OrderLine).
+type Line interface {
+	GetSku() string
+	GetQuantity() int32
+}
+
+// Lines checks order lines: their count, each SKU, each quantity, and that
+// no SKU repeats. prefix is the repeated field's name, e.g. "lines".
+func Lines[L Line](prefix string, lines []L) error {
+	if err := LineCount(prefix, len(lines)); err != nil {
 		return err
 	}
-	seen := make(map[string]int, n)
-	for i := 0; i < n; i++ {
-		sku, q := line(i)
+	seen := make(map[string]int, len(lines))
+	for i, l := range lines {
+		sku, q := l.GetSku(), l.GetQuantity()
 		if err := SKU(fmt.Sprintf("%s[%d].sku", prefix, i), sku); err != nil {
 			return err
 		}
@@ -111,6 +117,25 @@ func Lines(prefix string, n int, line func(i int) (string, int32)) error {
 		seen[sku] = i
 	}
 	return nil
+}
+
+// SameLines reports whether a and b ask for the same quantities of the same
+// SKUs, in any order; each SKU appears at most once in each (Lines checks
+// that). Idempotent replays compare a stored request with a new one by it.
+func SameLines[A, B Line](a []A, b []B) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	want := make(map[string]int32, len(a))
+	for _, l := range a {
+		want[l.GetSku()] = l.GetQuantity()
+	}
+	for _, l := range b {
+		if q, ok := want[l.GetSku()]; !ok || q != l.GetQuantity() {
+			return false
+		}
+	}
+	return true
 }
 
 // PageSize checks a page size and applies the default: 0 means 50, the

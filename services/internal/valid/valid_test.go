@@ -10,6 +10,15 @@ import (
 	"google.golang.org/grpc/status"
 )
 
+// line is a Line for tests.
+type line struct {
+	sku string
+	q   int32
+}
+
+func (l line) GetSku() string     { return l.sku }
+func (l line) GetQuantity() int32 { return l.q }
+
 func TestChecks(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -32,8 +41,11 @@ func TestChecks(t *testing.T) {
 		{"id control", ID("id", "a\x00"), "id"},
 		{"name empty ok", Name("name", ""), ""},
 		{"name long", Name("name", strings.Repeat("n", 201)), "name"},
-		{"lines none", Lines("lines", 0, nil), "lines"},
-		{"lines dup", Lines("lines", 2, func(int) (string, int32) { return "a", 1 }), "lines[1].sku"},
+		{"lines none", Lines[line]("lines", nil), "lines"},
+		{"lines ok", Lines("lines", []line{{"a", 1}, {"b", 2}}), ""},
+		{"lines dup", Lines("lines", []line{{"a", 1}, {"a", 1}}), "lines[1].sku"},
+		{"lines bad sku", Lines("lines", []line{{"a", 1}, {"b/c", 1}}), "lines[1].sku"},
+		{"lines bad quantity", Lines("lines", []line{{"a", 0}}), "lines[0].quantity"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -99,4 +111,27 @@ func FuzzDecodeToken(f *testing.F) {
 			t.Fatalf("token %q decodes to %q which encodes to %q", tok, key, EncodeToken(key))
 		}
 	})
+}
+
+func TestSameLines(t *testing.T) {
+	tests := []struct {
+		name string
+		a, b []line
+		want bool
+	}{
+		{"both empty", nil, nil, true},
+		{"same order", []line{{"a", 1}, {"b", 2}}, []line{{"a", 1}, {"b", 2}}, true},
+		{"other order", []line{{"a", 1}, {"b", 2}}, []line{{"b", 2}, {"a", 1}}, true},
+		{"other quantity", []line{{"a", 1}, {"b", 2}}, []line{{"a", 1}, {"b", 3}}, false},
+		{"other sku", []line{{"a", 1}}, []line{{"c", 1}}, false},
+		{"fewer lines", []line{{"a", 1}, {"b", 2}}, []line{{"a", 1}}, false},
+		{"more lines", []line{{"a", 1}}, []line{{"a", 1}, {"b", 2}}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := SameLines(tt.a, tt.b); got != tt.want {
+				t.Errorf("SameLines(%v, %v) = %v, want %v", tt.a, tt.b, got, tt.want)
+			}
+		})
+	}
 }
