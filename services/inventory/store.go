@@ -33,7 +33,6 @@ func OpenStore(path string) (*Store, error) {
 	db, err := boltdb.Open(path, boltdb.Options{
 		Service: "inventory",
 		Buckets: [][]byte{bucketItems, bucketReservations},
-		Timeout: time.Second,
 		Closed:  ErrClosed,
 	})
 	if err != nil {

@@ -36,7 +36,6 @@ func OpenStore(path string) (*Store, error) {
 	db, err := boltdb.Open(path, boltdb.Options{
 		Service:       "purchase",
 		Buckets:       [][]byte{bucketOrders, bucketByTime, bucketByCustomer},
-		Timeout:       time.Second,
 		MaxBatchDelay: 2 * time.Millisecond,
 		Closed:        ErrClosed,
 	})
