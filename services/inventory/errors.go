@@ -14,8 +14,11 @@ var (
 	ErrCorrupt = errors.New("podwire/inventory: corrupt record in data file; restore it from a backup or start with a new --data file")
 )
 
-// StoreError says which step on the data file failed; Error reads
-// "podwire/inventory: <Op> <Path>: <Err>" and Unwrap returns Err.
+// StoreError says which step on the data file failed: Service
+// ("inventory"), Op (the step, e.g. "open", "reserve"), Path (the data
+// file) and Err (the cause; ErrClosed after Close). Error reads
+// "podwire/inventory: <Op> <Path>: <Err>" and Unwrap returns Err. It is
+// the type purchase.StoreError names too; Service tells them apart.
 type StoreError = boltdb.StoreError
 
 func errorsIsClosed(err error) bool { return errors.Is(err, ErrClosed) }

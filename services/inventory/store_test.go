@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	inventoryv1 "github.com/podwire/podwire/proto/podwire/inventory/v1"
 )
 
@@ -84,5 +86,61 @@ func TestAuditFindsDrift(t *testing.T) {
 	}
 	if got := strings.Count(err.Error(), "\n") + 1; got != 2 {
 		t.Errorf("Audit reported %d problems, want 2: %v", got, err)
+	}
+}
+
+// TestStoreErrors checks the *StoreError a locked or closed data file gives:
+// its step, its cause and its message.
+func TestStoreErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		run     func(t *testing.T, path string) error
+		wantOp  string
+		wantErr error // matched with errors.Is
+		want    string
+	}{
+		{
+			name: "locked",
+			run: func(t *testing.T, path string) error {
+				_, err := OpenStore(path)
+				return err
+			},
+			wantOp:  "open",
+			wantErr: bolt.ErrTimeout,
+			want:    "podwire/inventory: open PATH: timeout (is another inventory using this --data file?)",
+		},
+		{
+			name: "closed",
+			run: func(t *testing.T, path string) error {
+				st, err := OpenStore(path + ".2")
+				if err != nil {
+					t.Fatalf("OpenStore: %v", err)
+				}
+				if err := st.Close(); err != nil {
+					t.Fatalf("Close: %v", err)
+				}
+				_, err = st.Item("a")
+				return err
+			},
+			wantOp:  "get item",
+			wantErr: ErrClosed,
+			want:    "podwire/inventory: get item PATH.2: " + ErrClosed.Error(),
+		},
+	}
+	st := newStore(t) // holds its file, so opening it again times out
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.run(t, st.Path())
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("got %v, want errors.Is %v", err, tt.wantErr)
+			}
+			var se *StoreError
+			if !errors.As(err, &se) || se.Op != tt.wantOp {
+				t.Fatalf("got %#v, want a *StoreError with Op %q", err, tt.wantOp)
+			}
+			if got, want := err.Error(), strings.ReplaceAll(tt.want, "PATH", st.Path()); got != want {
+				t.Errorf("Error() = %q, want %q", got, want)
+			}
+		})
 	}
 }

@@ -14,6 +14,9 @@ var (
 	ErrCorrupt = errors.New("podwire/purchase: corrupt record in data file; restore it from a backup or start with a new --data file")
 )
 
-// StoreError says which step on the data file failed; Error reads
-// "podwire/purchase: <Op> <Path>: <Err>" and Unwrap returns Err.
+// StoreError says which step on the data file failed: Service
+// ("purchase"), Op (the step, e.g. "open", "set order state"), Path (the
+// data file) and Err (the cause; ErrClosed after Close). Error reads
+// "podwire/purchase: <Op> <Path>: <Err>" and Unwrap returns Err. It is the
+// type inventory.StoreError names too; Service tells them apart.
 type StoreError = boltdb.StoreError

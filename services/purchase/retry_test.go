@@ -3,6 +3,7 @@ package purchase
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -126,11 +127,18 @@ func TestRestartRecoversPending(t *testing.T) {
 	}
 }
 
-// TestStoreClosed checks that a closed store reports ErrClosed.
+// TestStoreClosed checks that a closed store reports ErrClosed in a
+// *StoreError naming the step and the file, and that a second OpenStore of
+// a file in use fails saying so.
 func TestStoreClosed(t *testing.T) {
-	st, err := OpenStore(filepath.Join(t.TempDir(), "p.db"))
+	path := filepath.Join(t.TempDir(), "p.db")
+	st, err := OpenStore(path)
 	if err != nil {
 		t.Fatalf("OpenStore: %v", err)
+	}
+	_, err = OpenStore(path)
+	if got, want := fmt.Sprint(err), "podwire/purchase: open "+path+": timeout (is another purchase using this --data file?)"; got != want {
+		t.Errorf("second OpenStore = %q, want %q", got, want)
 	}
 	if err := st.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
@@ -138,7 +146,15 @@ func TestStoreClosed(t *testing.T) {
 	if err := st.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
-	if _, err := st.Order("x"); !errors.Is(err, ErrClosed) {
+	_, err = st.Order("x")
+	if !errors.Is(err, ErrClosed) {
 		t.Errorf("Order after Close = %v, want ErrClosed", err)
+	}
+	var se *StoreError
+	if !errors.As(err, &se) || se.Op != "get order" || se.Path != path {
+		t.Errorf("Order after Close = %#v, want a *StoreError{Op: get order, Path: %s}", err, path)
+	}
+	if got, want := fmt.Sprint(err), "podwire/purchase: get order "+path+": "+ErrClosed.Error(); got != want {
+		t.Errorf("Order after Close = %q, want %q", got, want)
 	}
 }
