@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"log/slog"
 	"maps"
 	"net"
@@ -36,6 +37,7 @@ type dialConfig struct {
 	certs            *CertSource       // loaded certFiles
 	insecureLoopback bool
 	serverName       string // from WithServerName
+	peerTemplate     string // from WithPeerTemplate, else PODWIRE_PEER_TEMPLATE
 	log              *slog.Logger
 	grpcOpts         []grpc.DialOption
 	tuning           Config
@@ -66,6 +68,38 @@ func WithPeerAddr(service, hostport string) DialOption {
 		c.peers[service] = hostport
 		return nil
 	})
+}
+
+// PeerTemplateEnv names the environment variable that gives the peer
+// address template when WithPeerTemplate is not used.
+const PeerTemplateEnv = "PODWIRE_PEER_TEMPLATE"
+
+// WithPeerTemplate sets how a bare name with no live socket and no explicit
+// peer address becomes a DNS host:port: every "{service}" in tmpl is
+// replaced by the name, e.g. "{service}.shop.svc.cluster.local:15443" sends
+// "inventory" to inventory.shop.svc.cluster.local:15443, resolved by DNS at
+// dial time. WithPeerAddr and PODWIRE_PEER_<NAME> take precedence. Default
+// $PODWIRE_PEER_TEMPLATE; empty means no DNS fallback.
+func WithPeerTemplate(tmpl string) DialOption {
+	return dialOptionFunc(func(c *dialConfig) error {
+		if err := checkPeerTemplate(tmpl); err != nil {
+			return configError("WithPeerTemplate", "%v", err)
+		}
+		c.peerTemplate = tmpl
+		return nil
+	})
+}
+
+// checkPeerTemplate reports whether tmpl names the service and a port.
+func checkPeerTemplate(tmpl string) error {
+	if !strings.Contains(tmpl, "{service}") {
+		return fmt.Errorf("template %q has no {service} placeholder; write e.g. {service}.shop.svc.cluster.local:15443", tmpl)
+	}
+	hp := strings.ReplaceAll(tmpl, "{service}", "svc")
+	if _, err := parseHostPort(tmpl, hp); err != nil {
+		return err
+	}
+	return nil
 }
 
 // WithTLSFiles sets the client certificate, key and CA bundle (PEM) for TLS
@@ -145,6 +179,12 @@ func newDialConfig(opts []DialOption) (*dialConfig, error) {
 		log:       loggerOr(nil),
 		tuning:    DefaultConfig(),
 	}
+	if tmpl := os.Getenv(PeerTemplateEnv); tmpl != "" {
+		if err := checkPeerTemplate(tmpl); err != nil {
+			return nil, configError(PeerTemplateEnv, "%v", err)
+		}
+		c.peerTemplate = tmpl
+	}
 	for _, o := range opts {
 		if err := o.applyDial(c); err != nil {
 			return nil, err
@@ -194,6 +234,9 @@ func (c *dialConfig) peerAddr(service string) (hostport, source string) {
 	}
 	if hp := os.Getenv(envName(service)); hp != "" {
 		return hp, "env"
+	}
+	if c.peerTemplate != "" {
+		return strings.ReplaceAll(c.peerTemplate, "{service}", service), "template"
 	}
 	return "", ""
 }

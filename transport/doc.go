@@ -15,9 +15,11 @@
 //
 // A bare name resolves to the live socket <socket dir>/inventory.sock
 // (WithSocketDir, PODWIRE_SOCKET_DIR, default /run/podwire), else to the peer
-// address (WithPeerAddr or PODWIRE_PEER_INVENTORY=host:port) reached as a
-// stream of a shared podwire-mux/1 session over TCP+TLS, else Dial fails with
-// an *UnknownServiceError naming the socket path and the variable it tried.
+// address (WithPeerAddr, else PODWIRE_PEER_INVENTORY=host:port, else the DNS
+// name from WithPeerTemplate or PODWIRE_PEER_TEMPLATE such as
+// "{service}.shop.svc.cluster.local:15443") reached as a stream of a shared
+// podwire-mux/1 session over TCP+TLS, else Dial fails with an
+// *UnknownServiceError naming the socket path and the variables it tried.
 // The resolver watches the socket dir: when the socket appears or goes away,
 // new RPCs switch transport while RPCs in flight finish on the old one. Each
 // selection is logged once with its reason and counted in

@@ -46,7 +46,8 @@ type UnknownServiceError struct {
 // Error says what was tried and what to do.
 func (e *UnknownServiceError) Error() string {
 	return fmt.Sprintf("podwire/transport: unknown service %q: no live socket at %s (%v) and no peer address "+
-		"(set %s=host:port or use WithPeerAddr, or start the service on this host)",
+		"(set %s=host:port or use WithPeerAddr, set PODWIRE_PEER_TEMPLATE={service}.<domain>:<port> "+
+		"or use WithPeerTemplate to find peers by DNS, or start the service on this host)",
 		e.Service, e.SocketPath, e.SocketErr, e.EnvVar)
 }
 

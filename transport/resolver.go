@@ -29,7 +29,7 @@ func init() {
 type route struct {
 	kind   Kind
 	addr   string // dialer address (unix:/path or mux:service@host:port)
-	reason string // low-cardinality: socket_live, peer_option, peer_env
+	reason string // low-cardinality: socket_live, peer_option, peer_env, peer_template
 	detail string // for the log: the path or host:port
 }
 
