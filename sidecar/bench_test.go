@@ -141,6 +141,13 @@ func BenchmarkUnaryPair(b *testing.B) {
 	benchUnary(b, healthpb.NewHealthClient(p.dialApp(b)))
 }
 
+// BenchmarkUnarySDKToSidecar is the hop of BenchmarkUnaryPairVsBareTLS
+// alone: gRPC on a mux stream → sidecar B → app, no sidecar A.
+func BenchmarkUnarySDKToSidecar(b *testing.B) {
+	p := newPair(b, pairOpts{})
+	benchUnary(b, healthpb.NewHealthClient(sdkToSidecar(b, p)))
+}
+
 func BenchmarkUnaryBareTLS(b *testing.B) {
 	benchUnary(b, healthpb.NewHealthClient(bareTLS(b, newTestPKI(b, "inventory", "purchase"))))
 }
