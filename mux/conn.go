@@ -116,7 +116,10 @@ func (w *wireConn) Read(p []byte) (int, error) {
 		w.metrics.BytesIn(n)
 	}
 	if err != nil {
-		w.readErr.CompareAndSwap(nil, &err)
+		// A copy, so that only the error path moves a value to the heap;
+		// taking &err directly made every Read allocate.
+		e := err
+		w.readErr.CompareAndSwap(nil, &e)
 	}
 	return n, err
 }
