@@ -4,8 +4,6 @@ import (
 	"context"
 	"testing"
 	"time"
-
-	"github.com/podwire/podwire/mux"
 )
 
 // Timing of scenario 4.
@@ -25,8 +23,7 @@ const logTime = "15:04:05.000"
 // keepalive at most: one interval until the ping, one timeout for the pong.
 // Faults that silence pod B last longer, so pod A must notice.
 func deadPeerBound() time.Duration {
-	c := mux.DefaultConfig()
-	return c.KeepAliveInterval + c.KeepAliveTimeout + time.Second
+	return suiteKeepAliveInterval + suiteKeepAliveTimeout + time.Second
 }
 
 // fault is one failure injected while orders flow. inject returns when the

@@ -23,12 +23,21 @@ import (
 // product default).
 const sidecarPort = 15443
 
+// Keepalive of the suite's sidecars: shorter than the product default
+// (15 s + 10 s) so the fault tests notice a silent peer in 7 s, through the
+// keepalive_interval and keepalive_timeout keys of the sidecar config.
+const (
+	suiteKeepAliveInterval = 3 * time.Second
+	suiteKeepAliveTimeout  = 3 * time.Second
+)
+
 // sidecarConfig is the config of a sidecar of pod p with identity leaf,
 // admin on the pod's socket dir as adminName.
 func sidecarConfig(leaf, adminName string) sidecar.Config {
 	c := sidecar.DefaultConfig()
 	c.Admin = "unix:/run/podwire/" + adminName
 	c.Listen = fmt.Sprintf(":%d", sidecarPort)
+	c.KeepAliveInterval, c.KeepAliveTimeout = suiteKeepAliveInterval, suiteKeepAliveTimeout
 	c.TLS = sidecar.TLSFiles{
 		Cert: tlsMountPath + "/" + leaf + ".crt",
 		Key:  tlsMountPath + "/" + leaf + ".key",

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/podwire/podwire/mux"
 	"github.com/podwire/podwire/transport"
 	"gopkg.in/yaml.v3"
 )
@@ -86,6 +87,18 @@ type Config struct {
 	// TLS session) and connecting to a local app socket. Default 10s. Env:
 	// PODWIRE_DIAL_TIMEOUT.
 	DialTimeout time.Duration `yaml:"dial_timeout"`
+
+	// KeepAliveInterval is how often each mux session to or from a peer
+	// sidecar is pinged (the ping also measures RTT). Default 15s, as
+	// mux.DefaultConfig. Env: PODWIRE_KEEPALIVE_INTERVAL.
+	KeepAliveInterval time.Duration `yaml:"keepalive_interval"`
+
+	// KeepAliveTimeout is how long a session may go without an answer to a
+	// ping before it is declared dead and its streams fail (a peer that was
+	// paused or partitioned is detected within KeepAliveInterval +
+	// KeepAliveTimeout). Default 10s, as mux.DefaultConfig. Env:
+	// PODWIRE_KEEPALIVE_TIMEOUT.
+	KeepAliveTimeout time.Duration `yaml:"keepalive_timeout"`
 }
 
 // TLSFiles names the PEM files of the sidecar's identity. They are
@@ -151,6 +164,8 @@ func DefaultConfig() Config {
 		MaxPendingHandshakes: transport.DefaultMaxPendingHandshakes,
 		HeaderTimeout:        5 * time.Second,
 		DialTimeout:          10 * time.Second,
+		KeepAliveInterval:    mux.DefaultConfig().KeepAliveInterval,
+		KeepAliveTimeout:     mux.DefaultConfig().KeepAliveTimeout,
 	}
 }
 
@@ -237,6 +252,8 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 		{"PODWIRE_HANDSHAKE_TIMEOUT", &c.HandshakeTimeout},
 		{"PODWIRE_HEADER_TIMEOUT", &c.HeaderTimeout},
 		{"PODWIRE_DIAL_TIMEOUT", &c.DialTimeout},
+		{"PODWIRE_KEEPALIVE_INTERVAL", &c.KeepAliveInterval},
+		{"PODWIRE_KEEPALIVE_TIMEOUT", &c.KeepAliveTimeout},
 	}
 	for _, d := range durs {
 		v, ok := lookup(d.env)
@@ -296,6 +313,8 @@ func (c Config) Validate() error {
 		{"handshake_timeout", c.HandshakeTimeout},
 		{"header_timeout", c.HeaderTimeout},
 		{"dial_timeout", c.DialTimeout},
+		{"keepalive_interval", c.KeepAliveInterval},
+		{"keepalive_timeout", c.KeepAliveTimeout},
 	} {
 		if d.v <= 0 {
 			return &ConfigError{Field: d.field, Reason: fmt.Sprintf("%v must be positive; write e.g. 10s", d.v)}

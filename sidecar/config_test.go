@@ -57,6 +57,7 @@ func TestConfigErrors(t *testing.T) {
 		{"admin relative unix", func(s string) string { return strings.Replace(s, "127.0.0.1:15000", "unix:admin.sock", 1) }, "admin"},
 		{"bad duration", func(s string) string { return strings.Replace(s, "30s", "30 parsecs", 1) }, "yaml"},
 		{"negative duration", func(s string) string { return strings.Replace(s, "30s", "-1s", 1) }, "drain_timeout"},
+		{"zero keepalive timeout", func(s string) string { return s + "keepalive_timeout: 0s\n" }, "keepalive_timeout"},
 		{"bad service name", func(s string) string { return strings.Replace(s, "name: inventory", "name: Inventory", 1) }, "services[0].name"},
 		{"bad allow", func(s string) string {
 			return strings.Replace(s, "spiffe://cluster.local", "spiffy://cluster.local", 1)
@@ -105,11 +106,12 @@ func TestApplyEnv(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := map[string]string{
-		"PODWIRE_SOCKET_DIR":    "/tmp/pw",
-		"PODWIRE_LISTEN":        "127.0.0.1:0",
-		"PODWIRE_DRAIN_TIMEOUT": "3s",
-		"PODWIRE_PEER_PRICING":  "10.0.0.1:15443",
-		"PODWIRE_TLS_CA":        "/other-ca.pem",
+		"PODWIRE_SOCKET_DIR":         "/tmp/pw",
+		"PODWIRE_LISTEN":             "127.0.0.1:0",
+		"PODWIRE_DRAIN_TIMEOUT":      "3s",
+		"PODWIRE_PEER_PRICING":       "10.0.0.1:15443",
+		"PODWIRE_TLS_CA":             "/other-ca.pem",
+		"PODWIRE_KEEPALIVE_INTERVAL": "2s",
 	}
 	if err := cfg.ApplyEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
 		t.Fatal(err)
@@ -121,6 +123,8 @@ func TestApplyEnv(t *testing.T) {
 		{"upstreams[0].address", cfg.Upstreams[0].Address, "10.0.0.1:15443"},
 		{"tls.ca", cfg.TLS.CA, "/other-ca.pem"},
 		{"admin (unset)", cfg.Admin, "127.0.0.1:15000"},
+		{"keepalive_interval", cfg.KeepAliveInterval.String(), "2s"},
+		{"keepalive_timeout (unset)", cfg.KeepAliveTimeout.String(), "10s"},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s = %q, want %q", c.name, c.got, c.want)

@@ -88,8 +88,8 @@ func (f optionFunc) apply(o *options) { f(o) }
 func WithLogger(l *slog.Logger) Option { return optionFunc(func(o *options) { o.log = l }) }
 
 // WithMuxConfig sets the tuning of the mux sessions, both inbound and
-// pooled outbound; default mux.DefaultConfig with HeaderTimeout from the
-// sidecar Config. Its Logger and Metrics are replaced by the sidecar's.
+// pooled outbound; default mux.DefaultConfig with HeaderTimeout,
+// KeepAliveInterval and KeepAliveTimeout from the sidecar Config. Its Logger and Metrics are replaced by the sidecar's.
 func WithMuxConfig(c mux.Config) Option { return optionFunc(func(o *options) { o.muxCfg = &c }) }
 
 // WithInboundListener serves inbound connections on ln (a TCP listener,
@@ -144,6 +144,8 @@ func New(cfg Config, opts ...Option) (*Sidecar, error) {
 		s.muxCfg = *o.muxCfg
 	} else {
 		s.muxCfg.HeaderTimeout = cfg.HeaderTimeout
+		s.muxCfg.KeepAliveInterval = cfg.KeepAliveInterval
+		s.muxCfg.KeepAliveTimeout = cfg.KeepAliveTimeout
 	}
 	s.muxCfg.Logger = s.log
 	s.muxCfg.Metrics = mux.NewPrometheusMetrics(s.reg)
