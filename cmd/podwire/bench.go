@@ -2,15 +2,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"strings"
 	"time"
-
-	"github.com/peterbourgon/ff/v3"
 
 	"github.com/podwire/podwire/internal/bench"
 )
@@ -40,11 +37,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintln(stderr, "Usage: podwire bench [flags]\n\nCompares raw sockets, bare grpc-go and podwire (UDS, TCP, TLS, mux+TLS, sidecar) in one interleaved run.\nEvery flag can also be set as PODWIRE_<FLAG> (e.g. PODWIRE_QUICK=true, PODWIRE_SETUP_COUNT=50).\n\nFlags:")
 		fs.PrintDefaults()
 	}
-	if err := ff.Parse(fs, args, ff.WithEnvVarPrefix("PODWIRE")); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return fmt.Errorf("%w: podwire bench: %v; run `podwire bench -h` for the flags", errUsage, err)
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: podwire bench takes no arguments, got %q; run `podwire bench -h`", errUsage, fs.Args())

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -28,11 +27,8 @@ func runCerts(_ context.Context, args []string, stdout, stderr io.Writer) error 
 	domain := fs.String("trust-domain", certs.DefaultTrustDomain, "SPIFFE trust domain of the URI SANs (env PODWIRE_TRUST_DOMAIN)")
 	var services stringList
 	fs.Var(&services, "service", "service name; repeat for several (env PODWIRE_SERVICE, comma-separated)")
-	if err := ff.Parse(fs, args, ff.WithEnvVarPrefix("PODWIRE"), ff.WithEnvVarSplit(",")); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return fmt.Errorf("%w: %v", errUsage, err)
+	if err := parseFlags(fs, args, ff.WithEnvVarSplit(",")); err != nil {
+		return err
 	}
 	if *out == "" || len(services) == 0 {
 		return fmt.Errorf("%w: podwire certs --out DIR --service NAME [--service NAME ...] [--trust-domain D]", errUsage)

@@ -7,8 +7,6 @@ import (
 	"io"
 	"log/slog"
 
-	"github.com/peterbourgon/ff/v3"
-
 	"github.com/podwire/podwire/services/demo"
 )
 
@@ -17,13 +15,13 @@ import (
 // environment equivalents.
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg := demo.DefaultConfig()
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs := flag.NewFlagSet("podwire demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.IntVar(&cfg.Orders, "orders", cfg.Orders, "orders to place")
 	fs.IntVar(&cfg.Concurrency, "concurrency", cfg.Concurrency, "orders in flight at once")
 	fs.BoolVar(&cfg.Keep, "keep", false, "leave both services running and print how to reach them")
 	verbose := fs.Bool("v", false, "log progress to stderr")
-	if err := ff.Parse(fs, args, ff.WithEnvVarPrefix("PODWIRE")); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

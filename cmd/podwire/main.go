@@ -14,6 +14,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/peterbourgon/ff/v3"
 )
 
 // command is one subcommand of podwire.
@@ -38,6 +40,17 @@ func commands() []command {
 
 // errUsage marks errors whose message is a usage text; main exits 2 on it.
 var errUsage = errors.New("usage")
+
+// parseFlags parses args into fs, with PODWIRE_<FLAG> environment
+// equivalents, so that every subcommand treats bad flags alike: -h returns
+// flag.ErrHelp (exit 0), anything else is a usage error (exit 2).
+func parseFlags(fs *flag.FlagSet, args []string, opts ...ff.Option) error {
+	err := ff.Parse(fs, args, append([]ff.Option{ff.WithEnvVarPrefix("PODWIRE")}, opts...)...)
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	return fmt.Errorf("%w: %s: %v; run `%s -h` for the flags", errUsage, fs.Name(), err, fs.Name())
+}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -117,3 +117,26 @@ func verifyLeaf(t testing.TB, dir, name string) {
 		t.Errorf("%s.crt URI SANs = %v, want [%s]", name, leaf.URIs, want)
 	}
 }
+
+// TestBadFlagIsUsageError: every subcommand answers an unknown flag with
+// exit code 2 and names itself, and -h with exit 0.
+func TestBadFlagIsUsageError(t *testing.T) {
+	for _, c := range commands() {
+		if c.name == "version" { // takes no flags at all
+			continue
+		}
+		t.Run(c.name, func(t *testing.T) {
+			var out bytes.Buffer
+			if got := mainCode(context.Background(), []string{c.name, "--no-such-flag"}, &out, &out); got != 2 {
+				t.Errorf("podwire %s --no-such-flag exit = %d, want 2; output:\n%s", c.name, got, out.String())
+			}
+			if want := "podwire " + c.name; !strings.Contains(out.String(), want) {
+				t.Errorf("podwire %s --no-such-flag output = %q, want it to name %q", c.name, out.String(), want)
+			}
+			out.Reset()
+			if got := mainCode(context.Background(), []string{c.name, "-h"}, &out, &out); got != 0 {
+				t.Errorf("podwire %s -h exit = %d, want 0", c.name, got)
+			}
+		})
+	}
+}

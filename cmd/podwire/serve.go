@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/peterbourgon/ff/v3"
-
 	"github.com/podwire/podwire/services/host"
 	"github.com/podwire/podwire/services/inventory"
 	"github.com/podwire/podwire/services/purchase"
@@ -49,7 +47,7 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 // parseServe turns the arguments and PODWIRE_* variables into the service
 // name and its host.Config.
 func parseServe(args []string, stderr io.Writer) (string, host.Config, error) {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs := flag.NewFlagSet("podwire serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var cfg host.Config
 	var allow listFlag
@@ -72,7 +70,7 @@ func parseServe(args []string, stderr io.Writer) (string, host.Config, error) {
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		name, args = args[0], args[1:]
 	}
-	if err := ff.Parse(fs, args, ff.WithEnvVarPrefix("PODWIRE")); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return "", cfg, err
 	}
 	if name == "" && fs.NArg() > 0 {

@@ -2,13 +2,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-
-	"github.com/peterbourgon/ff/v3"
 
 	"github.com/podwire/podwire/sidecar"
 )
@@ -21,11 +18,8 @@ func runSidecar(ctx context.Context, args []string, _, stderr io.Writer) error {
 	path := fs.String("config", "", "sidecar YAML config; keys are documented in deploy/k8s/sidecar.yaml (env PODWIRE_CONFIG)")
 	level := fs.String("log-level", "info", "debug, info, warn or error (env PODWIRE_LOG_LEVEL)")
 	format := fs.String("log-format", "json", "json or text (env PODWIRE_LOG_FORMAT)")
-	if err := ff.Parse(fs, args, ff.WithEnvVarPrefix("PODWIRE")); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return fmt.Errorf("%w: %v", errUsage, err)
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	log, err := newLogger(stderr, *level, *format)
 	if err != nil {

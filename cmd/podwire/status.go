@@ -2,13 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
-	"fmt"
 	"io"
 	"time"
-
-	"github.com/peterbourgon/ff/v3"
 
 	"github.com/podwire/podwire/sidecar"
 )
@@ -22,11 +18,8 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	dir := fs.String("socket-dir", "", "list the *.sock files here, live or stale (env PODWIRE_SOCKET_DIR)")
 	check := fs.String("check", "", "healthz or readyz: print nothing, exit 0 if the sidecar answers 200, else 1 (for exec probes)")
 	timeout := fs.Duration("timeout", 2*time.Second, "per request and socket probe (env PODWIRE_TIMEOUT)")
-	if err := ff.Parse(fs, args, ff.WithEnvVarPrefix("PODWIRE")); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return fmt.Errorf("%w: %v", errUsage, err)
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if *check != "" {
 		addr := *admin
