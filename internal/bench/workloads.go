@@ -254,8 +254,7 @@ func grpcSetupOnce(ctx context.Context, in *instance) error {
 // reads heap and goroutine growth per channel with both ends in-process,
 // and the process RSS growth over all of them.
 func runIdleMem(ctx context.Context, in *instance, p params) (sample, error) {
-	g0, m0 := settle()
-	rss0, rssOK := readRSSKiB()
+	base := newBaseline()
 	conns := make([]*grpc.ClientConn, 0, p.idleChannels)
 	closeAll := func() error {
 		var errs []error
@@ -274,29 +273,13 @@ func runIdleMem(ctx context.Context, in *instance, p params) (sample, error) {
 			return sample{}, errors.Join(err, closeAll())
 		}
 	}
-	g1, m1 := settle()
-	rss1, rssOK1 := readRSSKiB()
-	n := float64(p.idleChannels)
-	s := sample{
-		Ops:               int64(p.idleChannels),
-		HeapPerUnit:       (float64(m1.heapAlloc) - float64(m0.heapAlloc)) / n,
-		GoroutinesPerUnit: float64(g1-g0) / n,
-	}
-	if rssOK && rssOK1 {
-		s.RSSDeltaKiB = float64(rss1) - float64(rss0)
-	}
-	if err := closeAll(); err != nil {
-		return sample{}, err
-	}
-	waitGoroutines(ctx, g0)
-	return s, nil
+	return base.finish(ctx, p.idleChannels, closeAll)
 }
 
 // runStreams holds p.streams ping-pong streams open on the row's channel,
 // each having answered once, and reads heap, goroutine and RSS growth.
 func runStreams(ctx context.Context, in *instance, p params) (sample, error) {
-	g0, m0 := settle()
-	rss0, rssOK := readRSSKiB()
+	base := newBaseline()
 	streams := make([]grpc.ClientStream, 0, p.streams)
 	closeAll := func() error {
 		var errs []error
@@ -318,20 +301,41 @@ func runStreams(ctx context.Context, in *instance, p params) (sample, error) {
 			return sample{}, err
 		}
 	}
+	return base.finish(ctx, p.streams, closeAll)
+}
+
+// baseline is the goroutine count, heap and RSS of the process before a
+// memory workload opens its units (channels or streams).
+type baseline struct {
+	goroutines int
+	mem        memSnapshot
+	rssKiB     int64
+	rssOK      bool
+}
+
+// newBaseline settles the heap and reads the baseline.
+func newBaseline() baseline {
+	g, m := settle()
+	rss, ok := readRSSKiB()
+	return baseline{goroutines: g, mem: m, rssKiB: rss, rssOK: ok}
+}
+
+// finish reads the growth since b per unit of n open units, then closes
+// them with closeAll and waits for their goroutines to end.
+func (b baseline) finish(ctx context.Context, n int, closeAll func() error) (sample, error) {
 	g1, m1 := settle()
 	rss1, rssOK1 := readRSSKiB()
-	n := float64(p.streams)
 	s := sample{
-		Ops:               int64(p.streams),
-		HeapPerUnit:       (float64(m1.heapAlloc) - float64(m0.heapAlloc)) / n,
-		GoroutinesPerUnit: float64(g1-g0) / n,
+		Ops:               int64(n),
+		HeapPerUnit:       (float64(m1.heapAlloc) - float64(b.mem.heapAlloc)) / float64(n),
+		GoroutinesPerUnit: float64(g1-b.goroutines) / float64(n),
 	}
-	if rssOK && rssOK1 {
-		s.RSSDeltaKiB = float64(rss1) - float64(rss0)
+	if b.rssOK && rssOK1 {
+		s.RSSDeltaKiB = float64(rss1) - float64(b.rssKiB)
 	}
 	if err := closeAll(); err != nil {
 		return sample{}, err
 	}
-	waitGoroutines(ctx, g0)
+	waitGoroutines(ctx, b.goroutines)
 	return s, nil
 }
