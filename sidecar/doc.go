@@ -21,8 +21,11 @@
 // The admin endpoint (loopback or a Unix socket) serves /metrics,
 // /healthz, /readyz and /debug/sessions; Status renders the latter like
 // netstat for `podwire status`. Shutdown drains: readiness false, stop
-// accepting, GoAway to peers, wait for streams up to drain_timeout. Run
-// wires it all to signals for `podwire sidecar`.
+// accepting, GoAway to peers, and HTTP/2 GOAWAY (two-step, inserted
+// between whole frames, see internal/h2drain) to every app's gRPC client,
+// on both the outbound socket and inbound streams; it returns as soon as
+// the clients have finished their calls and hung up, else at drain_timeout.
+// Run wires it all to signals for `podwire sidecar`.
 //
 // The socket lifecycle, the allow lists, the reloading certificates, the
 // capped inbound handshakes and the upstream TLS dial are the SDK's own

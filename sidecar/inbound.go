@@ -139,7 +139,9 @@ func (s *Sidecar) serveStream(in *inSession, c net.Conn) {
 	defer g.Dec()
 	tx := s.m.bytes.WithLabelValues("inbound", svc, "tx")
 	rx := s.m.bytes.WithLabelValues("inbound", svc, "rx")
-	pipe(app, c, func(toPeer bool, n int) {
+	wc, wa, release := s.h2Pair(c, app, nil) // caller's client (via the mux) ← GOAWAY on drain
+	defer release()
+	pipe(wa, wc, func(toPeer bool, n int) {
 		if toPeer {
 			tx.Add(float64(n))
 		} else {

@@ -118,7 +118,9 @@ func (s *Sidecar) proxyOutbound(u Upstream, app net.Conn) {
 	tx := s.m.bytes.WithLabelValues("outbound", u.Name, "tx")
 	rx := s.m.bytes.WithLabelValues("outbound", u.Name, "rx")
 	tx.Add(float64(len(first)))
-	pipe(app, st, func(toPeer bool, n int) {
+	wa, ws, release := s.h2Pair(app, st, first) // app's client ← GOAWAY on drain
+	defer release()
+	pipe(wa, ws, func(toPeer bool, n int) {
 		if toPeer {
 			f.tx.Add(int64(n))
 			tx.Add(float64(n))

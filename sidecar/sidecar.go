@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/podwire/podwire/mux"
+	"github.com/podwire/podwire/sidecar/internal/h2drain"
 	"github.com/podwire/podwire/transport"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -30,6 +31,7 @@ type Sidecar struct {
 	log       *slog.Logger
 	reg       *prometheus.Registry
 	m         *metrics
+	rm        *drainMetrics
 	muxCfg    mux.Config
 	givenLn   net.Listener     // from WithInboundListener, or nil
 	tcfg      transport.Config // handshake tuning of the inbound listener and upstream dials
@@ -51,11 +53,12 @@ type Sidecar struct {
 	upLns    map[string]net.Listener // by upstream name
 	admin    *adminServer
 	sessions map[*mux.Session]*inSession
-	conns    map[net.Conn]struct{} // TLS conns before they become sessions, and app conns
-	peerIDs  map[string]identity   // upstream address → identity it presented
-	dialErrs map[string]error      // upstream address → last dial error (nil after a success)
-	streams  int                   // proxied streams in flight
-	zeroCh   chan struct{}         // closed when streams drops to 0; nil if nobody waits
+	conns    map[net.Conn]struct{}             // TLS conns before they become sessions, and app conns
+	peerIDs  map[string]identity               // upstream address → identity it presented
+	dialErrs map[string]error                  // upstream address → last dial error (nil after a success)
+	streams  int                               // proxied streams in flight
+	zeroCh   chan struct{}                     // closed when streams drops to 0; nil if nobody waits
+	h2conns  map[*h2drain.Conn]context.Context // proxied pairs that can be drained with GOAWAY → context ended with the pair
 
 	wg sync.WaitGroup // every goroutine the Sidecar starts
 }
@@ -120,7 +123,8 @@ func New(cfg Config, opts ...Option) (*Sidecar, error) {
 		o.reg = prometheus.NewRegistry()
 	}
 	s := &Sidecar{
-		cfg: cfg, log: o.log, reg: o.reg, m: newMetrics(o.reg),
+		cfg: cfg, log: o.log, reg: o.reg, m: newMetrics(o.reg), rm: newDrainMetrics(o.reg),
+		h2conns:  map[*h2drain.Conn]context.Context{},
 		policies: map[string]*transport.AllowList{}, upFlows: map[string]*flow{},
 		done: make(chan struct{}), upLns: map[string]net.Listener{},
 		sessions: map[*mux.Session]*inSession{}, conns: map[net.Conn]struct{}{},
@@ -298,8 +302,10 @@ func (s *Sidecar) Done() <-chan struct{} { return s.done }
 // then everything is closed. It returns ctx's error if streams were cut.
 // Safe to call more than once and together with Close.
 func (s *Sidecar) Shutdown(ctx context.Context) error {
+	start := time.Now()
 	s.draining.Store(true)
 	s.m.ready.Set(0)
+	s.rm.drains.WithLabelValues("started").Inc()
 	s.log.Info("sidecar draining")
 	s.mu.Lock()
 	lns := s.closeListenersLocked()
@@ -311,6 +317,7 @@ func (s *Sidecar) Shutdown(ctx context.Context) error {
 	for _, ln := range lns {
 		ln.Close()
 	}
+	s.drainAllH2()
 	var wg sync.WaitGroup
 	for _, sess := range sessions {
 		wg.Go(func() { sess.Shutdown(ctx) })
@@ -325,10 +332,13 @@ func (s *Sidecar) Shutdown(ctx context.Context) error {
 	var err error
 	select {
 	case <-streamsDone:
+		s.rm.drains.WithLabelValues("finished").Inc()
 	case <-ctx.Done():
 		err = fmt.Errorf("podwire/sidecar: drain cut short, streams still open were closed: %w", ctx.Err())
+		s.rm.drains.WithLabelValues("cut").Inc()
 		s.log.Warn("drain timeout: closing streams still open")
 	}
+	s.rm.duration.Observe(time.Since(start).Seconds())
 	s.Close()
 	<-streamsDone
 	return err
