@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"time"
 
@@ -15,8 +16,13 @@ import (
 // runBench parses the bench flags (env PODWIRE_<FLAG>, dashes as
 // underscores) and runs internal/bench.
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if spec, ok := bench.ChildSpec(); ok {
+		// A server process of a deployed run: the bench re-executed this binary.
+		return bench.RunChild(ctx, spec, os.Stdin, stdout)
+	}
 	fs := flag.NewFlagSet("podwire bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	placement := fs.String("placement", bench.PlacementDeployed, "deployed: every server, sidecar and nginx in its own process, restarted every round; inprocess: all in this process (a diagnostic)")
 	quick := fs.Bool("quick", false, "quick mode: 30 s or less on 2 cores (default: full mode, 5 min or less)")
 	rounds := fs.Int("rounds", 0, "measured rounds (default 10, quick 5)")
 	duration := fs.Duration("duration", 0, "time each timed workload runs per row per round (default 300ms, quick 70ms)")
@@ -34,7 +40,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	check := fs.Bool("check", false, "exit non-zero when a target ratio is missed or a row it needs is missing")
 	verbose := fs.Bool("verbose", false, "log rows starting and stopping to stderr")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: podwire bench [flags]\n\nCompares raw sockets, bare grpc-go and podwire (UDS, TCP, TLS, mux+TLS, sidecar) in one interleaved run.\nEvery flag can also be set as PODWIRE_<FLAG> (e.g. PODWIRE_QUICK=true, PODWIRE_SETUP_COUNT=50).\n\nFlags:")
+		fmt.Fprintln(stderr, "Usage: podwire bench [flags]\n\nCompares raw sockets, bare grpc-go and podwire (UDS, TCP, TLS, mux+TLS, sidecar pair) and an nginx stream pair in one\ninterleaved run, every server and proxy in its own process (as deployed) unless --placement inprocess.\nEvery flag can also be set as PODWIRE_<FLAG> (e.g. PODWIRE_QUICK=true, PODWIRE_SETUP_COUNT=50).\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args); err != nil {
@@ -68,6 +74,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cfg.Rows, cfg.Workloads = splitList(*rows), splitList(*workloads)
 	cfg.Seed, cfg.JSONPath, cfg.SVGPath, cfg.PNGPath, cfg.Check = *seed, *jsonPath, *svgPath, *pngPath, *check
 	cfg.CPUProfile = *cpuProfile
+	cfg.Placement = *placement
+	cfg.ChildArgs = []string{"bench"}
+	cfg.SidecarArgs = []string{"sidecar", "--log-format", "text", "--log-level", "warn", "--config"}
 	cfg.Stdout, cfg.Stderr = stdout, stderr
 	if *verbose {
 		cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))

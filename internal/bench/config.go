@@ -14,6 +14,21 @@ import (
 type Config struct {
 	// Mode is "full" or "quick"; it only labels the report.
 	Mode string
+	// Placement is PlacementDeployed (default): every server, sidecar and
+	// nginx runs in its own process, restarted every round, the clients in
+	// the bench process; or PlacementInProcess: everything in this process,
+	// a diagnostic that shows what the process boundary costs.
+	Placement string
+	// Exe is the binary re-executed for server processes; default
+	// os.Executable(). It must call RunChild when ChildEnv is set.
+	Exe string
+	// ChildArgs are the arguments Exe gets for a server process, e.g.
+	// ["bench"] for the podwire binary; default none.
+	ChildArgs []string
+	// SidecarArgs, when set, run a sidecar as Exe SidecarArgs... FILE, e.g.
+	// ["sidecar", "--config"]; when empty a server process runs
+	// sidecar.Run on the file, as `podwire sidecar --config FILE` does.
+	SidecarArgs []string
 	// Rounds is the number of measured rounds; default 10 (quick 5). More,
 	// shorter rounds give medians that resist bursts of machine noise better
 	// than few long ones.
@@ -63,6 +78,12 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// Placements of Config.Placement.
+const (
+	PlacementDeployed  = "deployed"
+	PlacementInProcess = "inprocess"
+)
+
 // DefaultConfig is the full mode: about five minutes or less on two cores.
 func DefaultConfig() Config {
 	return Config{
@@ -99,6 +120,8 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("podwire/bench: "+format, args...))
 		}
 	}
+	check(c.Placement == "" || c.Placement == PlacementDeployed || c.Placement == PlacementInProcess,
+		"placement = %q; use %q (default) or %q", c.Placement, PlacementDeployed, PlacementInProcess)
 	check(c.Rounds >= 1 && c.Rounds <= 1000, "rounds = %d; use 1..1000 (3 or more gives a meaningful spread)", c.Rounds)
 	check(c.Warmup >= 0, "warmup = %v; use 0 or more", c.Warmup)
 	check(c.Duration >= time.Millisecond && c.Duration <= time.Minute, "duration = %v; use 1ms..1m per workload run", c.Duration)

@@ -26,6 +26,11 @@ type Machine struct {
 	Arch string `json:"arch"`
 	// Date is when the run started, RFC 3339 in UTC.
 	Date string `json:"date"`
+	// LoadAvgStart and LoadAvgEnd are /proc/loadavg's 1, 5 and 15 minute
+	// load averages when the run started and ended: how busy the machine
+	// was with other work.
+	LoadAvgStart string `json:"loadavg_start,omitempty"`
+	LoadAvgEnd   string `json:"loadavg_end,omitempty"`
 }
 
 // readMachine gathers the machine header; the CPU model comes from

@@ -19,12 +19,16 @@ type Report struct {
 	Targets []TargetResult `json:"targets"`
 	// Workloads describes the workload ids used in Rows.
 	Workloads []WorkloadInfo `json:"workloads"`
+	// Processes lists the bench process and, as deployed, every server
+	// process of the first measured round with its GOMAXPROCS and CPUs.
+	Processes []ProcessInfo `json:"processes"`
 }
 
 // Method records how the run was made so a reader can repeat it.
 // Its fields mirror Config; ElapsedS is the wall time of the whole run.
 type Method struct {
 	Mode         string  `json:"mode"`
+	Placement    string  `json:"placement"`
 	Rounds       int     `json:"rounds"`
 	WarmupMS     float64 `json:"warmup_ms"`
 	DurationMS   float64 `json:"duration_ms"`
@@ -109,6 +113,8 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		}
 		writeWorkloadTable(&b, wl, rows)
 	}
+	writeCosts(&b, r.Rows)
+	writeProcesses(&b, r.Processes)
 	writeTargets(&b, r.Targets)
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -118,12 +124,17 @@ func (r *Report) writeHeader(b *strings.Builder) {
 	m, me := r.Machine, r.Method
 	fmt.Fprintf(b, "# podwire bench\n\n")
 	fmt.Fprintf(b, "- machine: %s, %d CPUs, GOMAXPROCS %d, %s %s/%s\n", m.CPUModel, m.CPUs, m.GOMAXPROCS, m.GoVersion, m.OS, m.Arch)
-	fmt.Fprintf(b, "- date: %s; run took %.1f s\n", m.Date, me.ElapsedS)
+	fmt.Fprintf(b, "- date: %s; run took %.1f s; load average (1 5 15 min) %s at the start, %s at the end\n", m.Date, me.ElapsedS, orNA(m.LoadAvgStart), orNA(m.LoadAvgEnd))
+	if me.Placement == PlacementInProcess {
+		fmt.Fprintf(b, "- placement: inprocess (diagnostic): every server and sidecar runs in the bench process; allocs/op and B/op count client and server together\n")
+	} else {
+		fmt.Fprintf(b, "- placement: deployed: every server, sidecar and nginx runs in its own process, restarted with fresh connections every round; the clients run in the bench process; allocs/op, B/op and memory figures count the client side only\n")
+	}
 	fmt.Fprintf(b, "- mode: %s; %d measured rounds after one warm-up round (%.0f ms per timed workload); rows in a new shuffled order every round (seed %d)\n",
 		me.Mode, me.Rounds, me.WarmupMS, me.Seed)
 	fmt.Fprintf(b, "- per row and round: timed workloads run %.0f ms; setup makes %d channels; idle_mem holds %d channels; streams holds %d streams; bulk asks %d × 1 MiB per call\n",
 		me.DurationMS, me.SetupCount, me.IdleChannels, me.Streams, me.BulkPerCall)
-	fmt.Fprintf(b, "- figures are medians across rounds; spread = interquartile range ÷ median of the headline figure across rounds; allocs/op and B/op count client and server together (one process)\n")
+	fmt.Fprintf(b, "- figures are medians across rounds; spread = interquartile range ÷ median of the headline figure across rounds\n")
 	fmt.Fprintf(b, "- ÷ twin = headline ÷ the bare grpc-go row of the same transport (TLS for mux+tls and sidecar); UDS÷TCP = headline ÷ the TCP row of the same family\n")
 	for _, mr := range r.MissingRows {
 		fmt.Fprintf(b, "- missing row %s: %s\n", mr.ID, mr.Reason)
@@ -214,4 +225,52 @@ func formatRatio(v *float64) string {
 		return "—"
 	}
 	return fmt.Sprintf("%.2f", *v)
+}
+
+func orNA(s string) string {
+	if s == "" {
+		return "n/a"
+	}
+	return s
+}
+
+// writeCosts writes where the time goes: wake-ups, goroutine runs and CPU
+// per op of the latency and bulk workloads, every process of the row summed.
+func writeCosts(b *strings.Builder, rows []Result) {
+	var any bool
+	for _, r := range rows {
+		any = any || r.Cost != nil
+	}
+	if !any {
+		return
+	}
+	b.WriteString("## where the time goes (per op, all the row's processes)\n\n")
+	b.WriteString("wake-ups = voluntary context switches (a thread blocked, then was woken), server = the part in the server processes; preempt = involuntary switches; go runs = goroutines put on a thread to run, estimated as 8 × the runtime/metrics /sched/latencies count (the runtime samples 1 in 8); CPU = on-CPU time of every thread\n\n")
+	b.WriteString("| workload | row | wake-ups | server wake-ups | preempt | go runs | CPU µs |\n|---|---|---:|---:|---:|---:|---:|\n")
+	for _, wl := range []string{"unary_c1", "pingpong", "unary_c16", "bulk"} {
+		for _, r := range rows {
+			if r.Workload != wl || r.Cost == nil {
+				continue
+			}
+			c := r.Cost
+			fmt.Fprintf(b, "| %s | %s | %.1f | %.1f | %.2f | %.1f | %.1f |\n", wl, r.Row, c.Wakeups, c.ServerWakeups, c.Preempts, c.GoRuns, c.CPUUS)
+		}
+	}
+	b.WriteString("\n")
+}
+
+// writeProcesses lists the processes of the first measured round.
+func writeProcesses(b *strings.Builder, ps []ProcessInfo) {
+	if len(ps) == 0 {
+		return
+	}
+	b.WriteString("## processes (first measured round)\n\n| row | role | pid | GOMAXPROCS | CPUs |\n|---|---|---:|---:|---|\n")
+	for _, p := range ps {
+		g := "—"
+		if p.GOMAXPROCS > 0 {
+			g = fmt.Sprint(p.GOMAXPROCS)
+		}
+		fmt.Fprintf(b, "| %s | %s | %d | %s | %s |\n", p.Row, p.Role, p.PID, g, orNA(p.CPUs))
+	}
+	b.WriteString("\n")
 }

@@ -32,7 +32,7 @@ func sampleReport() *Report {
 		Rows:        rows,
 		MissingRows: []MissingRow{{ID: "sidecar", Reason: "not available in this build: no sidecar"}},
 	}
-	rep.Targets = evaluateTargets(rows, map[string]string{"sidecar": "not available in this build: no sidecar"})
+	rep.Targets = evaluateTargets(deployedTargets, rows, map[string]string{"sidecar": "not available in this build: no sidecar"})
 	return rep
 }
 
@@ -57,8 +57,8 @@ func TestWriteMarkdown(t *testing.T) {
 		// Pipes in an error must not break the table.
 		"| grpc-tls | tls | failed: bulk receive: connection / reset |",
 		"## targets",
-		"| uds_unary_p50 (podwire-uds ÷ grpc-uds, unary_c1) | 1.02 | <= 1.03 | met |",
-		"| sidecar_unary_p50 (sidecar ÷ grpc-tls, unary_c1) | — | <= 1.60 | not computed: row sidecar missing: not available in this build: no sidecar |",
+		"| uds_unary_p50 (podwire-uds ÷ grpc-uds, unary_c1) | 1.02 | <= 1.00 | missed by 2.1% |",
+		"| sidecar_unary_p50 (sidecar ÷ grpc-tls, unary_c1) | — | <= 1.80 | not computed: row sidecar missing: not available in this build: no sidecar |",
 	}
 	for _, w := range wantLines {
 		if !strings.Contains(got, w) {
@@ -136,8 +136,8 @@ func TestWriteJSONShape(t *testing.T) {
 		t.Errorf("raw row allocs_op = %v, want a present 0", raw["allocs_op"])
 	}
 	targets := doc["targets"].([]any)
-	if len(targets) != len(targetSpecs) {
-		t.Fatalf("got %d targets, want %d", len(targets), len(targetSpecs))
+	if len(targets) != len(deployedTargets) {
+		t.Fatalf("got %d targets, want %d", len(targets), len(deployedTargets))
 	}
 	for i, tv := range targets {
 		tm := tv.(map[string]any)
@@ -146,14 +146,14 @@ func TestWriteJSONShape(t *testing.T) {
 				t.Errorf("target %d lacks %q: %v", i, k, tm)
 			}
 		}
-		if tm["name"] != targetSpecs[i].name {
-			t.Errorf("target %d name = %v, want %s", i, tm["name"], targetSpecs[i].name)
+		if tm["name"] != deployedTargets[i].name {
+			t.Errorf("target %d name = %v, want %s", i, tm["name"], deployedTargets[i].name)
 		}
 	}
-	if r, ok := targets[0].(map[string]any)["ratio"].(float64); !ok || abs(r-29.4/28.8) > 1e-9 {
+	if r, ok := targets[3].(map[string]any)["ratio"].(float64); !ok || abs(r-29.4/28.8) > 1e-9 {
 		t.Errorf("uds_unary_p50 ratio = %v, want 29.4/28.8", r)
 	}
-	if r := targets[4].(map[string]any)["ratio"]; r != nil {
+	if r := targets[2].(map[string]any)["ratio"]; r != nil {
 		t.Errorf("sidecar_unary_p50 ratio = %v, want null (row missing)", r)
 	}
 }

@@ -34,6 +34,10 @@ type Result struct {
 	RSSDeltaKiB float64 `json:"rss_delta_kib,omitempty"`
 	// Ops is the median number of operations per round.
 	Ops float64 `json:"ops_per_round"`
+	// Cost is where the time goes per op (median over rounds): thread
+	// wake-ups, preemptions, goroutine runs and CPU µs, summed over the
+	// bench process and the row's server processes; nil where not measured.
+	Cost *CostPerOp `json:"cost_per_op,omitempty"`
 
 	// Spread is the interquartile range ÷ median of the headline figure across rounds.
 	Spread float64 `json:"spread"`
@@ -47,6 +51,20 @@ type Result struct {
 	Error string `json:"error,omitempty"`
 
 	kind kind
+}
+
+// CostPerOp is what one operation cost, summed over the row's processes.
+type CostPerOp struct {
+	// Wakeups counts voluntary context switches: a thread blocked and was woken.
+	Wakeups float64 `json:"wakeups"`
+	// ServerWakeups is the part of Wakeups in the server processes.
+	ServerWakeups float64 `json:"server_wakeups"`
+	// Preempts counts involuntary context switches.
+	Preempts float64 `json:"preempts"`
+	// GoRuns counts goroutines put on a thread to run (hand-offs included).
+	GoRuns float64 `json:"go_runs"`
+	// CPUUS is CPU time in µs over all threads of all the row's processes.
+	CPUUS float64 `json:"cpu_us"`
 }
 
 // headline is the figure a workload is judged by.
@@ -107,6 +125,7 @@ func aggregate(r Row, w workload, samples []sample) Result {
 	res.GoroutinesPerUnit = col(func(s sample) float64 { return s.GoroutinesPerUnit })
 	res.RSSDeltaKiB = col(func(s sample) float64 { return s.RSSDeltaKiB })
 	res.Ops = col(func(s sample) float64 { return float64(s.Ops) })
+	res.Cost = aggregateCost(samples)
 	heads := make([]float64, len(samples))
 	for i, s := range samples {
 		heads[i] = headline(w.kind, sampleResult(s))
@@ -146,5 +165,33 @@ func fillRatios(results []Result, rows map[string]Row) {
 		row := rows[results[i].Row]
 		results[i].VsTwin = ratio(results[i], row.Twin)
 		results[i].UDSvsTCP = ratio(results[i], row.TCPPeer)
+	}
+}
+
+// aggregateCost takes the median of each cost figure over the samples
+// that measured one; nil when none did.
+func aggregateCost(samples []sample) *CostPerOp {
+	var valid []cost
+	for _, s := range samples {
+		if s.cost.Valid {
+			valid = append(valid, s.cost)
+		}
+	}
+	if len(valid) == 0 {
+		return nil
+	}
+	col := func(f func(cost) float64) float64 {
+		xs := make([]float64, len(valid))
+		for i, c := range valid {
+			xs[i] = f(c)
+		}
+		return median(xs)
+	}
+	return &CostPerOp{
+		Wakeups:       col(func(c cost) float64 { return c.Wakeups }),
+		ServerWakeups: col(func(c cost) float64 { return c.ServerWakeups }),
+		Preempts:      col(func(c cost) float64 { return c.Preempts }),
+		GoRuns:        col(func(c cost) float64 { return c.GoRuns }),
+		CPUUS:         col(func(c cost) float64 { return c.CPUUS }),
 	}
 }

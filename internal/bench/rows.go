@@ -20,6 +20,8 @@ const (
 	FamilyGRPC    Family = "grpc"    // bare grpc-go, no podwire code
 	FamilyPodwire Family = "podwire" // the podwire SDK (transport package)
 	FamilySidecar Family = "sidecar" // app → sidecar → mux/TLS → sidecar → app
+	// FamilyExternal is what users run instead of podwire: an nginx pair.
+	FamilyExternal Family = "external"
 )
 
 // Row describes one transport path of the benchmark.
@@ -39,11 +41,34 @@ type Row struct {
 }
 
 // env is what every row may use while it sets up: a private temp dir for
-// sockets and certificates, the in-process PKI and a logger.
+// the round's sockets and config files, the run's PKI, a logger, and where
+// servers run.
 type env struct {
-	dir    string
-	pki    *pki
-	logger *slog.Logger
+	dir       string
+	pki       *pki
+	logger    *slog.Logger
+	placement string
+	launch    launcher
+}
+
+// startServer starts spec for in: in this process (placement inprocess)
+// or in a child process of its own (deployed), and returns where it listens.
+func (e *env) startServer(ctx context.Context, in *instance, spec serverSpec) (serverAddrs, error) {
+	spec.PKI = e.pki.files()
+	if e.placement == PlacementInProcess {
+		addrs, stop, err := serve(ctx, spec, e.logger)
+		if err != nil {
+			return addrs, err
+		}
+		in.onClose(stop)
+		return addrs, nil
+	}
+	p, addrs, err := e.launch.spawnServer(ctx, "server "+spec.Kind, spec)
+	if err != nil {
+		return addrs, err
+	}
+	in.addProc(p)
+	return addrs, nil
 }
 
 // socketPath returns a socket path for name inside the run's temp dir.
@@ -67,11 +92,19 @@ type instance struct {
 	openChannel func(ctx context.Context) (net.Conn, error)
 	// tlsAddr is the row's TLS listener address, if it has one.
 	tlsAddr string
+	// procs are the row's server processes (deployed placement).
+	procs []*proc
 	// closers run in reverse order on close.
 	closers []func() error
 }
 
 func (in *instance) onClose(f func() error) { in.closers = append(in.closers, f) }
+
+// addProc records a server process of the row and stops it on close.
+func (in *instance) addProc(p *proc) {
+	in.procs = append(in.procs, p)
+	in.onClose(p.stop)
+}
 
 // close stops everything the row started, last started first.
 func (in *instance) close() error {
@@ -110,6 +143,7 @@ func allRows() []rowSpec {
 	}
 	rows = append(rows, podwireRows()...)
 	rows = append(rows, sidecarRows()...)
+	rows = append(rows, nginxRows()...)
 	return rows
 }
 

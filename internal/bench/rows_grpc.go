@@ -16,44 +16,34 @@ import (
 
 func startGRPCUDS(ctx context.Context, e *env) (*instance, error) {
 	path := e.socketPath("grpc")
-	return startBare(ctx, "unix", path, "unix://"+path, insecure.NewCredentials(), nil)
+	return startBare(ctx, e, serverSpec{Kind: serverGRPC, Network: "unix", Addr: path}, "unix://"+path, insecure.NewCredentials())
 }
 
-func startGRPCTCP(ctx context.Context, _ *env) (*instance, error) {
-	return startBare(ctx, "tcp", "127.0.0.1:0", "", insecure.NewCredentials(), nil)
+func startGRPCTCP(ctx context.Context, e *env) (*instance, error) {
+	return startBare(ctx, e, serverSpec{Kind: serverGRPC, Network: "tcp", Addr: "127.0.0.1:0"}, "", insecure.NewCredentials())
 }
 
 func startGRPCTLS(ctx context.Context, e *env) (*instance, error) {
-	return startBare(ctx, "tcp", "127.0.0.1:0", "",
-		credentials.NewTLS(e.pki.clientTLS()), credentials.NewTLS(e.pki.serverTLS()))
+	return startBare(ctx, e, serverSpec{Kind: serverGRPC, Network: "tcp", Addr: "127.0.0.1:0", TLS: true}, "",
+		credentials.NewTLS(e.pki.clientTLS()))
 }
 
-// startBare listens on network/addr, serves the echo service with plain
-// grpc-go and dials it with grpc.NewClient. An empty target means
-// "passthrough:///<listener address>". serverCreds nil means plaintext.
-func startBare(ctx context.Context, network, addr, target string, clientCreds, serverCreds credentials.TransportCredentials) (*instance, error) {
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, network, addr)
-	if err != nil {
-		return nil, fmt.Errorf("listen %s %s: %w", network, addr, err)
-	}
-	opts := messageSizeServerOptions()
-	if serverCreds != nil {
-		opts = append(opts, grpc.Creds(serverCreds))
-	}
-	srv := grpc.NewServer(opts...)
-	registerEcho(srv)
+// startBare starts the plain grpc-go echo server of spec and dials it with
+// grpc.NewClient. An empty target means "passthrough:///<listener address>".
+func startBare(ctx context.Context, e *env, spec serverSpec, target string, clientCreds credentials.TransportCredentials) (*instance, error) {
 	in := &instance{}
-	in.onClose(serveInBackground(srv, ln))
+	addrs, err := e.startServer(ctx, in, spec)
+	if err != nil {
+		return nil, errors.Join(err, in.close())
+	}
 	if target == "" {
-		target = "passthrough:///" + ln.Addr().String()
+		target = "passthrough:///" + addrs.Addr
 	}
 	in.newConn = func(context.Context) (*grpc.ClientConn, error) {
 		return grpc.NewClient(target, grpc.WithTransportCredentials(clientCreds), messageSizeDialOption())
 	}
 	if err := in.connect(ctx); err != nil {
-		in.close()
-		return nil, err
+		return nil, errors.Join(err, in.close())
 	}
 	return in, nil
 }

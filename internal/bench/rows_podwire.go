@@ -34,22 +34,22 @@ func podwireRows() []rowSpec {
 }
 
 func startPodwireUDS(ctx context.Context, e *env) (*instance, error) {
-	lc := transport.ListenConfig{Service: "podwire-uds", SocketDir: e.dir}
-	return startPodwire(ctx, e, lc, transport.KindUnix, func(l *transport.Listener) (string, []transport.DialOption) {
-		return "unix://" + l.SocketPath(), nil
+	pl := podwireListen{Service: "podwire-uds", SocketDir: e.dir}
+	return startPodwire(ctx, e, pl, transport.KindUnix, func(a serverAddrs) (string, []transport.DialOption) {
+		return "unix://" + a.SocketPath, nil
 	})
 }
 
 func startPodwireTCP(ctx context.Context, e *env) (*instance, error) {
-	lc := transport.ListenConfig{Service: "podwire-tcp", SocketDir: e.dir, NoUnix: true, PlainAddr: "127.0.0.1:0"}
-	return startPodwire(ctx, e, lc, transport.KindTCP, func(l *transport.Listener) (string, []transport.DialOption) {
-		return "tcp://" + l.PlainAddr().String(), []transport.DialOption{transport.WithInsecureLoopback()}
+	pl := podwireListen{Service: "podwire-tcp", SocketDir: e.dir, NoUnix: true, PlainAddr: "127.0.0.1:0"}
+	return startPodwire(ctx, e, pl, transport.KindTCP, func(a serverAddrs) (string, []transport.DialOption) {
+		return "tcp://" + a.PlainAddr, []transport.DialOption{transport.WithInsecureLoopback()}
 	})
 }
 
 func startPodwireTLS(ctx context.Context, e *env) (*instance, error) {
-	return startPodwire(ctx, e, e.podwireTLSListen("podwire-tls"), transport.KindTLS, func(l *transport.Listener) (string, []transport.DialOption) {
-		return "tls://" + l.TLSAddr().String(), []transport.DialOption{e.podwireTLSFiles()}
+	return startPodwire(ctx, e, e.podwireTLSListen("podwire-tls"), transport.KindTLS, func(a serverAddrs) (string, []transport.DialOption) {
+		return "tls://" + a.TLSAddr, []transport.DialOption{e.podwireTLSFiles()}
 	})
 }
 
@@ -61,11 +61,11 @@ func startPodwireMux(ctx context.Context, e *env) (*instance, error) {
 	if err := os.MkdirAll(emptyDir, 0o750); err != nil {
 		return nil, fmt.Errorf("socket dir for the mux row: %w", err)
 	}
-	in, err := startPodwire(ctx, e, e.podwireTLSListen(podwireService), transport.KindMuxTLS, func(l *transport.Listener) (string, []transport.DialOption) {
+	in, err := startPodwire(ctx, e, e.podwireTLSListen(podwireService), transport.KindMuxTLS, func(a serverAddrs) (string, []transport.DialOption) {
 		return podwireService, []transport.DialOption{
 			e.podwireTLSFiles(),
 			transport.WithSocketDir(emptyDir),
-			transport.WithPeerAddr(podwireService, l.TLSAddr().String()),
+			transport.WithPeerAddr(podwireService, a.TLSAddr),
 		}
 	})
 	if err != nil {
@@ -108,11 +108,8 @@ func attachMuxChannels(ctx context.Context, e *env, in *instance, addr string) e
 }
 
 // podwireTLSListen is a TLS-only listener on a loopback port for service.
-func (e *env) podwireTLSListen(service string) transport.ListenConfig {
-	return transport.ListenConfig{
-		Service: service, SocketDir: e.dir, NoUnix: true, TLSAddr: "127.0.0.1:0",
-		CertFile: e.pki.serverCert, KeyFile: e.pki.serverKey, CAFile: e.pki.caFile,
-	}
+func (e *env) podwireTLSListen(service string) podwireListen {
+	return podwireListen{Service: service, SocketDir: e.dir, NoUnix: true, TLSAddr: "127.0.0.1:0"}
 }
 
 func (e *env) podwireTLSFiles() transport.DialOption {
@@ -123,37 +120,24 @@ func (e *env) podwireTLSFiles() transport.DialOption {
 // transport.Dial, and checks that the first call travelled over want: a row
 // whose traffic takes another path than its name says is reported missing
 // rather than measured under the wrong label.
-func startPodwire(ctx context.Context, e *env, lc transport.ListenConfig, want transport.Kind,
-	target func(*transport.Listener) (string, []transport.DialOption)) (*instance, error) {
-	lc.Logger = e.logger
-	ln, err := transport.Listen(ctx, lc)
-	if err != nil {
-		return nil, fmt.Errorf("transport.Listen: %w", err)
-	}
-	sopts, err := transport.ServerOptions(transport.WithServerLogger(e.logger))
-	if err != nil {
-		ln.Close()
-		return nil, fmt.Errorf("transport.ServerOptions: %w", err)
-	}
-	srv := grpc.NewServer(append(sopts, messageSizeServerOptions()...)...)
-	registerEcho(srv)
+func startPodwire(ctx context.Context, e *env, pl podwireListen, want transport.Kind,
+	target func(serverAddrs) (string, []transport.DialOption)) (*instance, error) {
 	in := &instance{}
-	in.onClose(serveInBackground(srv, ln))
-	if a := ln.TLSAddr(); a != nil {
-		in.tlsAddr = a.String()
+	addrs, err := e.startServer(ctx, in, serverSpec{Kind: serverPodwire, Podwire: &pl})
+	if err != nil {
+		return nil, errors.Join(err, in.close())
 	}
-	tgt, dopts := target(ln)
+	in.tlsAddr = addrs.TLSAddr
+	tgt, dopts := target(addrs)
 	dopts = append(dopts, transport.WithLogger(e.logger), transport.WithGRPCOptions(messageSizeDialOption()))
 	in.newConn = func(ctx context.Context) (*grpc.ClientConn, error) {
 		return transport.Dial(ctx, tgt, dopts...)
 	}
 	if err := in.connect(ctx); err != nil {
-		in.close()
-		return nil, fmt.Errorf("transport.Dial %s: %w", tgt, err)
+		return nil, errors.Join(fmt.Errorf("transport.Dial %s: %w", tgt, err), in.close())
 	}
 	if err := checkKind(ctx, in.conn, want); err != nil {
-		in.close()
-		return nil, err
+		return nil, errors.Join(err, in.close())
 	}
 	return in, nil
 }

@@ -84,34 +84,28 @@ func (s *rawEchoServer) close() error {
 }
 
 func startRawUDS(ctx context.Context, e *env) (*instance, error) {
-	return startRaw(ctx, "unix", e.socketPath("raw"), nil, nil)
+	return startRaw(ctx, e, serverSpec{Kind: serverRaw, Network: "unix", Addr: e.socketPath("raw")}, nil)
 }
 
-func startRawTCP(ctx context.Context, _ *env) (*instance, error) {
-	return startRaw(ctx, "tcp", "127.0.0.1:0", nil, nil)
+func startRawTCP(ctx context.Context, e *env) (*instance, error) {
+	return startRaw(ctx, e, serverSpec{Kind: serverRaw, Network: "tcp", Addr: "127.0.0.1:0"}, nil)
 }
 
 // startRawTLS is the TLS floor: the 64-byte echo over TLS 1.3 with client
 // certificates, the same handshake grpc-tls and the mux session make.
 func startRawTLS(ctx context.Context, e *env) (*instance, error) {
-	return startRaw(ctx, "tcp", "127.0.0.1:0", e.pki.serverTLS(), e.pki.clientTLS())
+	return startRaw(ctx, e, serverSpec{Kind: serverRaw, Network: "tcp", Addr: "127.0.0.1:0", TLS: true}, e.pki.clientTLS())
 }
 
-// startRaw listens on network/addr (with TLS when serverTLS is set) and
-// dials the echo server; a dial completes the TLS handshake.
-func startRaw(ctx context.Context, network, addr string, serverTLS, clientTLS *tls.Config) (*instance, error) {
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, network, addr)
-	if err != nil {
-		return nil, fmt.Errorf("listen %s %s: %w", network, addr, err)
-	}
-	target := ln.Addr().String()
-	if serverTLS != nil {
-		ln = tls.NewListener(ln, serverTLS)
-	}
-	srv := newRawEchoServer(ln)
+// startRaw starts the echo server of spec and dials it; a dial completes
+// the TLS handshake when clientTLS is set.
+func startRaw(ctx context.Context, e *env, spec serverSpec, clientTLS *tls.Config) (*instance, error) {
 	in := &instance{}
-	in.onClose(srv.close)
+	addrs, err := e.startServer(ctx, in, spec)
+	if err != nil {
+		return nil, errors.Join(err, in.close())
+	}
+	network, target := spec.Network, addrs.Addr
 	in.dialRaw = func(ctx context.Context) (net.Conn, error) {
 		if clientTLS != nil {
 			d := tls.Dialer{Config: clientTLS}
@@ -123,8 +117,7 @@ func startRaw(ctx context.Context, network, addr string, serverTLS, clientTLS *t
 	in.openChannel = in.dialRaw
 	c, err := in.dialRaw(ctx)
 	if err != nil {
-		in.close()
-		return nil, fmt.Errorf("dial %s %s: %w", network, target, err)
+		return nil, errors.Join(fmt.Errorf("dial %s %s: %w", network, target, err), in.close())
 	}
 	in.rawConn = c
 	in.onClose(c.Close)

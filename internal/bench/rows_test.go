@@ -12,25 +12,41 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
-// TestEveryRowStartsServesAndCleansUp starts each row on its own, proves
-// it carries traffic, closes it, and checks nothing is left in its socket
-// dir; goleak in TestMain catches goroutines a row leaves behind. A row
-// whose code is not in this build must say so with errUnavailable.
+// TestEveryRowStartsServesAndCleansUp starts each row on its own in both
+// placements, proves it carries traffic, closes it, and checks nothing is
+// left in its socket dir and, as deployed, that its processes have exited;
+// goleak in TestMain catches goroutines a row leaves behind. A row that
+// cannot run here (nginx not installed) must say so with errUnavailable.
 func TestEveryRowStartsServesAndCleansUp(t *testing.T) {
 	dir := t.TempDir()
 	pk, err := newPKI(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, spec := range allRows() {
-		t.Run(spec.ID, func(t *testing.T) {
-			rowDir := filepath.Join(dir, spec.ID)
-			if err := os.Mkdir(rowDir, 0o700); err != nil {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, placement := range []string{PlacementDeployed, PlacementInProcess} {
+		for _, spec := range allRows() {
+			t.Run(placement+"/"+spec.ID, func(t *testing.T) {
+				testRow(t, &env{dir: filepath.Join(dir, placement, spec.ID), pki: pk, logger: discardLogger(),
+					placement: placement, launch: launcher{exe: exe}}, spec)
+			})
+		}
+	}
+}
+
+func testRow(t *testing.T, e *env, spec rowSpec) {
+	{
+		{
+			rowDir := e.dir
+			if err := os.MkdirAll(rowDir, 0o700); err != nil {
 				t.Fatal(err)
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
-			in, err := spec.start(ctx, &env{dir: rowDir, pki: pk, logger: discardLogger()})
+			in, err := spec.start(ctx, e)
 			if in != nil {
 				in.row = spec.Row
 			}
@@ -44,13 +60,24 @@ func TestEveryRowStartsServesAndCleansUp(t *testing.T) {
 			if err := exercise(ctx, in); err != nil {
 				t.Errorf("%s carries no traffic: %v", spec.ID, err)
 			}
+			procs := in.procs
+			if e.placement == PlacementDeployed && spec.Family != FamilyRaw && len(procs) == 0 {
+				t.Errorf("%s as deployed runs no server process of its own", spec.ID)
+			}
 			if err := in.close(); err != nil {
 				t.Errorf("close %s: %v", spec.ID, err)
+			}
+			for _, p := range procs {
+				select {
+				case <-p.done:
+				default:
+					t.Errorf("%s: %s (pid %d) still runs after close", spec.ID, p.role, p.pid())
+				}
 			}
 			if left := socketsIn(t, rowDir); len(left) > 0 {
 				t.Errorf("%s left sockets behind: %v", spec.ID, left)
 			}
-		})
+		}
 	}
 }
 

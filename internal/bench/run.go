@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"runtime/pprof"
 	"slices"
 	"time"
@@ -14,7 +15,10 @@ import (
 
 // Run starts the selected rows, runs the warm-up round and cfg.Rounds
 // measured rounds, writes the markdown report to cfg.Stdout (and JSON/SVG
-// files when asked) and returns the report. Everything it starts (servers,
+// files when asked) and returns the report. Every round starts every row
+// afresh (its server processes too, as deployed) and stops it at the end
+// of the round, so one unlucky process or connection state is one round's
+// sample, not the whole run's. Everything it starts (processes, servers,
 // sockets in a private temp dir, goroutines) is stopped before it returns.
 // The error is a *RunError when a workload failed on some row and a
 // *CheckError when cfg.Check is set and a target is missed; the report is
@@ -22,6 +26,9 @@ import (
 func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if cfg.Placement == "" {
+		cfg.Placement = PlacementDeployed
 	}
 	logger := cfg.Logger
 	if logger == nil {
@@ -38,7 +45,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if seed == 0 {
 		seed = time.Now().UnixNano()
 	}
+	launch, err := newLauncher(cfg)
+	if err != nil {
+		return nil, err
+	}
 	start := time.Now()
+	load0 := readLoadAvg()
 	dir, err := os.MkdirTemp("", "podwire-bench-")
 	if err != nil {
 		return nil, fmt.Errorf("podwire/bench: temp dir for sockets: %w; set TMPDIR to a writable directory", err)
@@ -48,30 +60,40 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("podwire/bench: make test certificates: %w", err)
 	}
-	live, missing := startRows(ctx, &env{dir: dir, pki: pk, logger: logger}, specs)
-	defer closeRows(live, logger)
-	if ctx.Err() != nil {
-		return nil, fmt.Errorf("podwire/bench: interrupted while starting rows: %w", ctx.Err())
-	}
-	if len(live) == 0 {
-		return nil, fmt.Errorf("podwire/bench: every selected row failed to start (%v); run with --verbose for details", missing)
-	}
+	e := &env{pki: pk, logger: logger, placement: cfg.Placement, launch: launch}
 	stopProfile, err := startCPUProfile(cfg.CPUProfile)
 	if err != nil {
 		return nil, err
 	}
-	samples, failures, err := runRounds(ctx, cfg, live, wls, rand.New(rand.NewPCG(uint64(seed), 0)))
+	rs := &roundState{cfg: cfg, e: e, base: dir, wls: wls, rng: rand.New(rand.NewPCG(uint64(seed), 0)),
+		samples: make(map[key][]sample), failures: make(map[key]error)}
+	err = rs.run(ctx, specs)
 	if perr := stopProfile(); err == nil && perr != nil {
 		return nil, perr
 	}
 	if err != nil {
 		return nil, err
 	}
-	rep := buildReport(cfg, live, missing, wls, samples, failures)
+	rep := buildReport(cfg, rs.rows, rs.missing, wls, rs.samples, rs.failures)
 	rep.Method.Seed = seed
 	rep.Method.ElapsedS = time.Since(start).Seconds()
 	rep.Machine = readMachine(start)
-	return rep, finish(cfg, rep, failures)
+	rep.Machine.LoadAvgStart, rep.Machine.LoadAvgEnd = load0, readLoadAvg()
+	rep.Processes = rs.procs
+	return rep, finish(cfg, rep, rs.failures)
+}
+
+// newLauncher resolves how server processes are started.
+func newLauncher(cfg Config) (launcher, error) {
+	l := launcher{exe: cfg.Exe, childArgs: cfg.ChildArgs, sidecarArgs: cfg.SidecarArgs}
+	if l.exe == "" && cfg.Placement == PlacementDeployed {
+		exe, err := os.Executable()
+		if err != nil {
+			return l, fmt.Errorf("podwire/bench: find this binary to run servers in their own processes: %w; use --placement inprocess", err)
+		}
+		l.exe = exe
+	}
+	return l, nil
 }
 
 // selectRows returns the rows named in ids (all when empty), in report order.
@@ -130,56 +152,124 @@ func closeRows(live []*instance, logger *slog.Logger) {
 
 type key struct{ row, workload string }
 
-// runRounds runs the warm-up round (index 0, discarded) and the measured
-// rounds; in every round each workload runs once on every row, the rows in
-// a new shuffled order. A workload that fails on a row is not retried there.
-func runRounds(ctx context.Context, cfg Config, live []*instance, wls []workload, rng *rand.Rand) (map[key][]sample, map[key]error, error) {
+// roundState carries a run across its rounds.
+type roundState struct {
+	cfg  Config
+	e    *env
+	base string
+	wls  []workload
+	rng  *rand.Rand
+
+	rows     []Row        // rows that started in the warm-up round, report order
+	missing  []MissingRow // rows that did not
+	procs    []ProcessInfo
+	samples  map[key][]sample
+	failures map[key]error
+}
+
+// run runs the warm-up round (index 0, discarded) and the measured rounds.
+// Each round starts its rows in a fresh directory, runs each workload once
+// on every row, the rows in a new shuffled order, and stops them. A row
+// that does not start in the warm-up round is missing; one that fails to
+// start later fails its workloads. A workload that fails on a row is not
+// retried there.
+func (rs *roundState) run(ctx context.Context, specs []rowSpec) error {
 	total := 0
-	for _, w := range wls {
-		for _, in := range live {
-			if w.appliesTo(in.row) {
-				total += cfg.Rounds + 1
+	for _, w := range rs.wls {
+		for _, s := range specs {
+			if w.appliesTo(s.Row) {
+				total += rs.cfg.Rounds + 1
 			}
 		}
 	}
-	prog := newProgress(cfg.Stderr, total)
+	prog := newProgress(rs.cfg.Stderr, total)
 	defer prog.done()
-	samples := make(map[key][]sample)
-	failures := make(map[key]error)
-	order := slices.Clone(live)
-	for round := 0; round <= cfg.Rounds; round++ {
-		warm := round == 0
-		p := cfg.params(warm)
-		label := fmt.Sprintf("round %d/%d", round, cfg.Rounds)
-		if warm {
-			label = "warm-up"
+	active := specs
+	for round := 0; round <= rs.cfg.Rounds; round++ {
+		rs.e.dir = filepath.Join(rs.base, fmt.Sprintf("r%d", round))
+		if err := os.Mkdir(rs.e.dir, 0o700); err != nil {
+			return fmt.Errorf("podwire/bench: round dir: %w", err)
 		}
-		for _, w := range wls {
-			rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
-			for _, in := range order {
-				if !w.appliesTo(in.row) {
-					continue
-				}
-				k := key{in.row.ID, w.ID}
-				prog.step(fmt.Sprintf("%s %s %s", label, w.ID, in.row.ID))
-				if failures[k] != nil {
-					continue
-				}
-				s, err := runOne(ctx, w, in, p)
-				if ctx.Err() != nil {
-					return nil, nil, fmt.Errorf("podwire/bench: interrupted during %s %s: %w", w.ID, in.row.ID, ctx.Err())
-				}
-				if err != nil {
-					failures[k] = err
-					continue
-				}
-				if !warm {
-					samples[k] = append(samples[k], s)
-				}
+		live, missing := startRows(ctx, rs.e, active)
+		if ctx.Err() != nil {
+			closeRows(live, rs.e.logger)
+			return fmt.Errorf("podwire/bench: interrupted while starting rows: %w", ctx.Err())
+		}
+		rs.noteStarted(round, live, missing)
+		if round == 0 {
+			active = slices.DeleteFunc(slices.Clone(active), func(s rowSpec) bool {
+				return slices.ContainsFunc(missing, func(m MissingRow) bool { return m.ID == s.ID })
+			})
+			if len(active) == 0 {
+				return fmt.Errorf("podwire/bench: every selected row failed to start (%v); run with --verbose for details", missing)
+			}
+		}
+		err := rs.runRound(ctx, round, live, prog)
+		closeRows(live, rs.e.logger)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// noteStarted records which rows run (warm-up round), start failures of
+// later rounds, and the processes of the first measured round.
+func (rs *roundState) noteStarted(round int, live []*instance, missing []MissingRow) {
+	if round == 0 {
+		rs.missing = missing
+		for _, in := range live {
+			rs.rows = append(rs.rows, in.row)
+		}
+		return
+	}
+	for _, m := range missing {
+		for _, w := range rs.wls {
+			k := key{m.ID, w.ID}
+			if rs.failures[k] == nil {
+				rs.failures[k] = fmt.Errorf("round %d: row did not start: %s", round, m.Reason)
 			}
 		}
 	}
-	return samples, failures, nil
+	if round == 1 {
+		rs.procs = processInfos(live)
+	}
+}
+
+// runRound runs every workload once on every live row, rows shuffled.
+func (rs *roundState) runRound(ctx context.Context, round int, live []*instance, prog progress) error {
+	warm := round == 0
+	p := rs.cfg.params(warm)
+	label := fmt.Sprintf("round %d/%d", round, rs.cfg.Rounds)
+	if warm {
+		label = "warm-up"
+	}
+	order := slices.Clone(live)
+	for _, w := range rs.wls {
+		rs.rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		for _, in := range order {
+			if !w.appliesTo(in.row) {
+				continue
+			}
+			k := key{in.row.ID, w.ID}
+			prog.step(fmt.Sprintf("%s %s %s", label, w.ID, in.row.ID))
+			if rs.failures[k] != nil {
+				continue
+			}
+			s, err := runOne(ctx, w, in, p)
+			if ctx.Err() != nil {
+				return fmt.Errorf("podwire/bench: interrupted during %s %s: %w", w.ID, in.row.ID, ctx.Err())
+			}
+			if err != nil {
+				rs.failures[k] = err
+				continue
+			}
+			if !warm {
+				rs.samples[k] = append(rs.samples[k], s)
+			}
+		}
+	}
+	return nil
 }
 
 // runOne runs w on in under a deadline generous enough for any sane
@@ -187,9 +277,17 @@ func runRounds(ctx context.Context, cfg Config, live []*instance, wls []workload
 func runOne(ctx context.Context, w workload, in *instance, p params) (s sample, err error) {
 	ctx, cancel := context.WithTimeout(ctx, 20*p.duration+2*time.Minute)
 	defer cancel()
+	measureCost := w.kind != kindMemory
+	var before costSnapshot
+	if measureCost {
+		before = takeCost(ctx, in)
+	}
 	pprof.Do(ctx, pprof.Labels("row", in.row.ID, "workload", w.ID), func(ctx context.Context) {
 		s, err = w.run(ctx, in, p)
 	})
+	if measureCost && err == nil {
+		s.cost = takeCost(ctx, in).perOp(before, s.Ops)
+	}
 	return s, err
 }
 
@@ -213,20 +311,20 @@ func startCPUProfile(path string) (func() error, error) {
 }
 
 // buildReport aggregates the samples into results, ratios and targets.
-func buildReport(cfg Config, live []*instance, missing []MissingRow, wls []workload,
+func buildReport(cfg Config, live []Row, missing []MissingRow, wls []workload,
 	samples map[key][]sample, failures map[key]error) *Report {
 	rows := make(map[string]Row, len(live))
 	for _, s := range allRows() {
 		rows[s.ID] = s.Row
 	}
 	var results []Result
-	for _, in := range live {
+	for _, row := range live {
 		for _, w := range wls {
-			if !w.appliesTo(in.row) {
+			if !w.appliesTo(row) {
 				continue
 			}
-			k := key{in.row.ID, w.ID}
-			res := aggregate(in.row, w, samples[k])
+			k := key{row.ID, w.ID}
+			res := aggregate(row, w, samples[k])
 			if err := failures[k]; err != nil {
 				res = Result{ID: res.ID, Row: res.Row, Family: res.Family, Transport: res.Transport,
 					Workload: res.Workload, kind: res.kind, Error: err.Error()}
@@ -240,11 +338,11 @@ func buildReport(cfg Config, live []*instance, missing []MissingRow, wls []workl
 		why[m.ID] = m.Reason
 	}
 	rep := &Report{
-		Method: Method{Mode: cfg.Mode, Rounds: cfg.Rounds, WarmupMS: ms(cfg.Warmup), DurationMS: ms(cfg.Duration),
+		Method: Method{Mode: cfg.Mode, Placement: cfg.Placement, Rounds: cfg.Rounds, WarmupMS: ms(cfg.Warmup), DurationMS: ms(cfg.Duration),
 			SetupCount: cfg.SetupCount, IdleChannels: cfg.IdleChannels, Streams: cfg.Streams, BulkPerCall: cfg.BulkPerCall},
 		Rows:        results,
 		MissingRows: missing,
-		Targets:     evaluateTargets(results, why),
+		Targets:     evaluateTargets(targetsFor(cfg.Placement), results, why),
 	}
 	if rep.MissingRows == nil {
 		rep.MissingRows = []MissingRow{}

@@ -28,20 +28,44 @@ func res(row, wl string, v float64) Result {
 }
 
 // allRowsResults gives every target's rows a figure: podwire rows at the
-// given unary p50, the rest at fixed baselines.
-func allRowsResults(podUDS, podTCP, mux, muxBulk, muxSetup, sidecar float64) []Result {
+// given figures, the rest at fixed baselines (grpc-uds 100 µs, grpc-tls
+// 200 µs and 1000 MiB/s, raw-tls channel_open 2000 µs, nginx-pair 400 µs
+// and 300 MiB/s).
+func allRowsResults(podUDS, podTCP, mux, muxBulk, muxSetup, sidecar, sidecarBulk float64) []Result {
 	return []Result{
 		res("grpc-uds", "unary_c1", 100),
 		res("grpc-tls", "unary_c1", 200),
 		res("grpc-tls", "bulk", 1000),
 		res("raw-tls", "channel_open", 2000),
+		res("nginx-pair", "unary_c1", 400),
+		res("nginx-pair", "bulk", 300),
 		res("podwire-uds", "unary_c1", podUDS),
 		res("podwire-tcp", "unary_c1", podTCP),
 		res("podwire-mux-tls", "unary_c1", mux),
 		res("podwire-mux-tls", "bulk", muxBulk),
 		res("podwire-mux-tls", "channel_open", muxSetup),
 		res("sidecar", "unary_c1", sidecar),
+		res("sidecar", "bulk", sidecarBulk),
 	}
+}
+
+// withResult changes the result id of rs with f.
+func withResult(rs []Result, id string, f func(*Result)) []Result {
+	for i := range rs {
+		if rs[i].ID == id {
+			f(&rs[i])
+		}
+	}
+	return rs
+}
+
+// allTargets maps every deployed target name to v.
+func allTargets(v bool) map[string]bool {
+	m := map[string]bool{}
+	for _, s := range deployedTargets {
+		m[s.name] = v
+	}
+	return m
 }
 
 func TestEvaluateTargets(t *testing.T) {
@@ -57,60 +81,52 @@ func TestEvaluateTargets(t *testing.T) {
 	}{
 		{
 			name:    "all met",
-			results: allRowsResults(102, 150, 210, 950, 150, 300),
-			wantOK: map[string]bool{"uds_unary_p50": true, "mux_tls_unary_p50": true, "mux_tls_bulk": true,
-				"channel_setup": true, "sidecar_unary_p50": true, "uds_vs_tcp_unary_p50": true},
-			wantRatio: map[string]float64{"uds_unary_p50": 1.02, "mux_tls_bulk": 0.95, "channel_setup": 0.075,
-				"sidecar_unary_p50": 1.5, "uds_vs_tcp_unary_p50": 0.68},
+			results: allRowsResults(98, 150, 205, 950, 150, 300, 400),
+			wantOK:  allTargets(true),
+			wantRatio: map[string]float64{"sidecar_vs_nginx_unary_p50": 0.75, "sidecar_vs_nginx_bulk": 400.0 / 300,
+				"sidecar_unary_p50": 1.5, "uds_unary_p50": 0.98, "uds_vs_tcp_unary_p50": 98.0 / 150,
+				"mux_tls_unary_p50": 1.025, "mux_tls_bulk": 0.95, "channel_setup": 0.075},
 		},
 		{
-			name:    "all missed",
-			results: allRowsResults(110, 120, 230, 800, 400, 340),
-			wantOK: map[string]bool{"uds_unary_p50": false, "mux_tls_unary_p50": false, "mux_tls_bulk": false,
-				"channel_setup": false, "sidecar_unary_p50": false, "uds_vs_tcp_unary_p50": false},
-			wantRatio: map[string]float64{"mux_tls_bulk": 0.8, "channel_setup": 0.2},
+			name:      "all missed",
+			results:   allRowsResults(110, 120, 230, 800, 400, 380, 300),
+			wantOK:    allTargets(false),
+			wantRatio: map[string]float64{"sidecar_vs_nginx_unary_p50": 0.95, "sidecar_vs_nginx_bulk": 1, "mux_tls_bulk": 0.8, "channel_setup": 0.2},
 		},
 		{
 			name:    "limits are inclusive",
-			results: allRowsResults(103, 1000, 220, 900, 200, 320),
-			wantOK: map[string]bool{"uds_unary_p50": true, "mux_tls_unary_p50": true, "mux_tls_bulk": true,
-				"channel_setup": true, "sidecar_unary_p50": true},
+			results: allRowsResults(100, 1000, 210, 900, 200, 320, 360),
+			wantOK:  allTargets(true),
 		},
 		{
 			name:    "missing rows are not ok and say why",
-			results: allRowsResults(100, 150, 210, 950, 150, 300)[:4],
+			results: allRowsResults(100, 150, 210, 950, 150, 300, 400)[:6],
 			missing: map[string]string{"podwire-uds": "transport not built", "sidecar": "no sidecar"},
 			wantOK: map[string]bool{"uds_unary_p50": false, "mux_tls_unary_p50": false, "sidecar_unary_p50": false,
-				"uds_vs_tcp_unary_p50": false},
+				"uds_vs_tcp_unary_p50": false, "sidecar_vs_nginx_bulk": false},
 			wantMissing: map[string]string{"uds_unary_p50": "row podwire-uds missing: transport not built",
 				"sidecar_unary_p50": "no sidecar", "mux_tls_unary_p50": "podwire-mux-tls/unary_c1 was not run"},
 		},
 		{
 			name: "failed workload is not ok",
-			results: func() []Result {
-				rs := allRowsResults(100, 150, 210, 950, 150, 300)
-				rs[7].Error = "bulk: stream reset"
-				return rs
-			}(),
+			results: withResult(allRowsResults(100, 150, 210, 950, 150, 300, 400), "podwire-mux-tls/bulk",
+				func(r *Result) { r.Error = "bulk: stream reset" }),
 			wantOK:      map[string]bool{"mux_tls_bulk": false, "mux_tls_unary_p50": true},
 			wantMissing: map[string]string{"mux_tls_bulk": "failed: bulk: stream reset"},
 		},
 		{
 			name: "zero denominator is not ok",
-			results: func() []Result {
-				rs := allRowsResults(100, 150, 210, 950, 150, 300)
-				rs[0].P50US = 0
-				return rs
-			}(),
+			results: withResult(allRowsResults(100, 150, 210, 950, 150, 300, 400), "grpc-uds/unary_c1",
+				func(r *Result) { r.P50US = 0 }),
 			wantOK:      map[string]bool{"uds_unary_p50": false},
 			wantMissing: map[string]string{"uds_unary_p50": "measured zero"},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := evaluateTargets(tt.results, tt.missing)
-			if len(got) != len(targetSpecs) {
-				t.Fatalf("got %d targets, want %d", len(got), len(targetSpecs))
+			got := evaluateTargets(deployedTargets, tt.results, tt.missing)
+			if len(got) != len(deployedTargets) {
+				t.Fatalf("got %d targets, want %d", len(got), len(deployedTargets))
 			}
 			byName := map[string]TargetResult{}
 			for _, tr := range got {
@@ -137,41 +153,67 @@ func TestEvaluateTargets(t *testing.T) {
 	}
 }
 
+// TestTargetNamesAndLimits pins issue 14's targets (as deployed) and the
+// earlier in-process ones, which stay as diagnostics.
 func TestTargetNamesAndLimits(t *testing.T) {
-	want := []struct {
-		name  string
-		limit float64
-		op    string
+	type target struct {
+		name       string
+		limit      float64
+		op         string
+		diagnostic bool
+	}
+	tests := []struct {
+		placement string
+		want      []target
 	}{
-		{"uds_unary_p50", 1.03, "<="},
-		{"mux_tls_unary_p50", 1.10, "<="},
-		{"mux_tls_bulk", 0.90, ">="},
-		{"channel_setup", 0.10, "<="},
-		{"sidecar_unary_p50", 1.6, "<="},
-		{"uds_vs_tcp_unary_p50", 0.85, "<="},
+		{PlacementDeployed, []target{
+			{"sidecar_vs_nginx_unary_p50", 0.80, "<=", false},
+			{"sidecar_vs_nginx_bulk", 1.20, ">=", false},
+			{"sidecar_unary_p50", 1.8, "<=", false},
+			{"uds_unary_p50", 1.00, "<=", false},
+			{"uds_vs_tcp_unary_p50", 0.85, "<=", false},
+			{"mux_tls_unary_p50", 1.05, "<=", false},
+			{"mux_tls_bulk", 0.90, ">=", false},
+			{"channel_setup", 0.10, "<=", true},
+		}},
+		{PlacementInProcess, []target{
+			{"uds_unary_p50", 1.03, "<=", true},
+			{"mux_tls_unary_p50", 1.10, "<=", true},
+			{"mux_tls_bulk", 0.90, ">=", true},
+			{"channel_setup", 0.10, "<=", true},
+			{"sidecar_unary_p50", 1.6, "<=", true},
+			{"uds_vs_tcp_unary_p50", 0.85, "<=", true},
+		}},
 	}
-	got := evaluateTargets(nil, nil)
-	if len(got) != len(want) {
-		t.Fatalf("got %d targets, want %d", len(got), len(want))
-	}
-	for i, w := range want {
-		if got[i].Name != w.name || got[i].Limit != w.limit || got[i].Op != w.op {
-			t.Errorf("target %d = %s %s %v, want %s %s %v", i, got[i].Name, got[i].Op, got[i].Limit, w.name, w.op, w.limit)
+	for _, tt := range tests {
+		got := evaluateTargets(targetsFor(tt.placement), nil, nil)
+		if len(got) != len(tt.want) {
+			t.Fatalf("%s: got %d targets, want %d", tt.placement, len(got), len(tt.want))
+		}
+		for i, w := range tt.want {
+			g := target{got[i].Name, got[i].Limit, got[i].Op, got[i].Diagnostic}
+			if g != w {
+				t.Errorf("%s target %d = %+v, want %+v", tt.placement, i, g, w)
+			}
 		}
 	}
 }
 
 func TestCheckErrorNamesTargets(t *testing.T) {
-	ts := evaluateTargets(allRowsResults(110, 150, 210, 950, 150, 300), map[string]string{"sidecar": "no sidecar"})
+	ts := evaluateTargets(deployedTargets, allRowsResults(110, 150, 210, 950, 400, 300, 400), map[string]string{"sidecar": "no sidecar"})
 	err := error(&CheckError{Failed: failedTargets(ts)})
 	msg := err.Error()
-	for _, want := range []string{"2 target(s) not met", "uds_unary_p50 = 1.100 (limit <= 1.03, missed by 6.8%)", "sidecar_unary_p50: not computed (row sidecar missing: no sidecar)"} {
+	for _, want := range []string{"4 target(s) not met", "uds_unary_p50 = 1.100 (limit <= 1.00, missed by 10.0%)",
+		"sidecar_unary_p50: not computed (row sidecar missing: no sidecar)"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("CheckError = %q, want it to contain %q", msg, want)
 		}
 	}
+	if strings.Contains(msg, "channel_setup") {
+		t.Errorf("CheckError = %q names channel_setup, a diagnostic that must not fail --check", msg)
+	}
 	var ce *CheckError
-	if !errors.As(errors.Join(errors.New("other"), err), &ce) || len(ce.Failed) != 2 {
+	if !errors.As(errors.Join(errors.New("other"), err), &ce) || len(ce.Failed) != 4 {
 		t.Errorf("errors.As(joined, *CheckError) failed or lost targets: %v", ce)
 	}
 }

@@ -34,6 +34,8 @@ type sample struct {
 	// RSSDeltaKiB is the growth of the process RSS over the whole run (Linux only).
 	RSSDeltaKiB float64
 	Ops         int64
+	// cost is wake-ups, CPU and goroutine runs per op (not for memory workloads).
+	cost cost
 }
 
 // params sizes a workload run; quick and full modes differ only here.
