@@ -2,7 +2,6 @@ package transport
 
 import (
 	"context"
-	"log/slog"
 	"net"
 	"net/url"
 	"os"
@@ -10,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -153,11 +153,45 @@ func (a *AllowList) matchDNS(n string) bool {
 	return false
 }
 
-// authorizer is the gRPC authorization of ServerOptions: an allow-list and
-// the logger for denials. Immutable.
+// publicServices are the gRPC services any authenticated peer may call,
+// whatever the allow-list says, unless WithHealthToAll(false): the
+// standard health check and server reflection, which probes (kubelet,
+// grpc-health-probe) and tools (grpcurl) call without being listed.
+var publicServices = []string{
+	"grpc.health.v1.Health",
+	"grpc.reflection.v1.ServerReflection",
+	"grpc.reflection.v1alpha.ServerReflection",
+}
+
+// isPublicMethod reports whether the full method "/pkg.Service/Method"
+// belongs to one of publicServices.
+func isPublicMethod(method string) bool {
+	svc, _, ok := strings.Cut(strings.TrimPrefix(method, "/"), "/")
+	return ok && slices.Contains(publicServices, svc)
+}
+
+// authenticated reports whether the connection proved who pr is: a Unix
+// socket peer whose credentials the kernel reported (SO_PEERCRED), or a
+// TLS peer with a certificate chain the CA verified. Plaintext TCP never
+// is.
+func authenticated(pr Peer) bool {
+	switch pr.Transport {
+	case KindUnix:
+		return pr.UID >= 0
+	case KindTLS, KindMuxTLS:
+		return len(pr.Chain) > 0
+	}
+	return false
+}
+
+// authorizer is the gRPC authorization of ServerOptions: an allow-list,
+// whether health and reflection are open to every authenticated peer, the
+// rate-limited log of denials and their counter. Immutable.
 type authorizer struct {
-	allow *AllowList
-	log   *slog.Logger
+	allow       *AllowList
+	healthToAll bool
+	log         *denyLog
+	denied      *prometheus.CounterVec // transport, method; nil without WithMetrics
 }
 
 // isLoopbackAddr reports whether a is a loopback TCP address.
@@ -166,18 +200,24 @@ func isLoopbackAddr(a net.Addr) bool {
 	return ok && ta.IP.IsLoopback()
 }
 
-// check returns PermissionDenied (and logs) unless ctx's peer is allowed.
+// check returns PermissionDenied (counts and logs it) unless ctx's peer is
+// allowed to call method.
 func (p *authorizer) check(ctx context.Context, method string) error {
 	pr, ok := PeerFrom(ctx)
 	allowed, reason := false, "no podwire peer identity on the connection (use transport.ServerOptions)"
 	if ok {
+		if p.healthToAll && isPublicMethod(method) && authenticated(pr) {
+			return nil
+		}
 		allowed, reason = p.allow.Allows(pr)
 	}
 	if allowed {
 		return nil
 	}
-	p.log.Warn("podwire: permission denied", "method", method, "transport", pr.Transport.String(),
-		"uid", pr.UID, "gid", pr.GID, "pid", pr.PID, "spiffe_id", pr.SPIFFEID, "dns", pr.DNSNames, "reason", reason)
+	if p.denied != nil {
+		p.denied.WithLabelValues(pr.Transport.String(), method).Inc()
+	}
+	p.log.denied(pr, method, reason)
 	return status.Errorf(codes.PermissionDenied, "podwire: %s: caller not allowed (%s)", method, reason)
 }
 

@@ -97,10 +97,10 @@ func TestAllowList(t *testing.T) {
 			var target string
 			var opts []DialOption
 			if tt.tls {
-				s = tlsServer(t, certDir, WithAllow(tt.allow...))
+				s = tlsServer(t, certDir, WithAllow(tt.allow...), WithHealthToAll(false))
 				target, opts = "tls://"+s.ln.TLSAddr().String(), []DialOption{tlsFiles(certDir, "client"), WithServerName("inventory")}
 			} else {
-				s = startServer(t, ListenConfig{Service: "inventory", SocketDir: shortTempDir(t)}, WithAllow(tt.allow...))
+				s = startServer(t, ListenConfig{Service: "inventory", SocketDir: shortTempDir(t)}, WithAllow(tt.allow...), WithHealthToAll(false))
 				target = "unix://" + s.ln.SocketPath()
 			}
 			client := dialT(t, target, opts...)

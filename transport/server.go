@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/keepalive"
 )
@@ -23,6 +24,8 @@ type serverConfig struct {
 	log               *slog.Logger
 	connectionTimeout time.Duration
 	minPingInterval   time.Duration
+	restrictHealth    bool                  // WithHealthToAll(false)
+	reg               prometheus.Registerer // WithMetrics; nil counts nothing
 }
 
 // WithAllow sets the allow-list: "uid:N", "gid:N" (Unix sockets, from
@@ -54,8 +57,9 @@ func WithConnectionTimeout(d time.Duration) ServerOption {
 
 // ServerOptions returns the grpc server options of a podwire server:
 // credentials that report each caller's identity (PeerFrom), the
-// authorization interceptors (WithAllow), a connection setup timeout and
-// keepalive enforcement. Serve a transport.Listener with the server.
+// authorization interceptors (WithAllow; health and reflection open to any
+// authenticated peer unless WithHealthToAll(false)), the metrics of
+// WithMetrics, a connection setup timeout and keepalive enforcement. Serve a transport.Listener with the server.
 func ServerOptions(opts ...ServerOption) ([]grpc.ServerOption, error) {
 	c := &serverConfig{log: loggerOr(nil), connectionTimeout: 10 * time.Second, minPingInterval: 5 * time.Second}
 	for _, o := range opts {
@@ -67,12 +71,21 @@ func ServerOptions(opts ...ServerOption) ([]grpc.ServerOption, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &authorizer{allow: allow, log: c.log}
-	return []grpc.ServerOption{
+	p := &authorizer{allow: allow, healthToAll: !c.restrictHealth, log: newDenyLog(c.log, denyLogWindow)}
+	var sopts []grpc.ServerOption
+	if c.reg != nil {
+		m, err := newServerMetrics(c.reg)
+		if err != nil {
+			return nil, err
+		}
+		p.denied = m.denied
+		sopts = m.options()
+	}
+	return append(sopts,
 		grpc.Creds(serverCreds{}),
 		grpc.ChainUnaryInterceptor(p.unary),
 		grpc.ChainStreamInterceptor(p.stream),
 		grpc.ConnectionTimeout(c.connectionTimeout),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: c.minPingInterval, PermitWithoutStream: true}),
-	}, nil
+	), nil
 }

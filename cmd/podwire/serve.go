@@ -57,6 +57,7 @@ func parseServe(args []string, stderr io.Writer) (string, host.Config, error) {
 	fs.StringVar(&cfg.KeyFile, "tls-key", "", "PEM private key of --tls-cert")
 	fs.StringVar(&cfg.CAFile, "tls-ca", "", "PEM CA bundle that peers' certificates must chain to")
 	fs.Var(&allow, "allow", "allowed callers: uid:N, gid:N, spiffe://..., dns:name (repeatable or comma list; default: own uid and the CA's certificates)")
+	healthToAll := fs.Bool("allow-health-to-all", true, "let any authenticated caller (any local Unix socket peer, any certificate the CA signed) reach grpc.health.v1 and reflection whatever --allow says; false puts them under --allow")
 	fs.StringVar(&cfg.DataPath, "data", "", "the service's data file (bbolt), e.g. /var/lib/podwire/inventory.db; required")
 	fs.StringVar(&cfg.AdminAddr, "admin", "", "serve /metrics, /healthz, /readyz on this loopback host:port")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
@@ -84,6 +85,7 @@ func parseServe(args []string, stderr io.Writer) (string, host.Config, error) {
 		return "", cfg, fmt.Errorf("%w: --log-level %q: use debug, info, warn or error", errUsage, *logLevel)
 	}
 	cfg.Allow = allow
+	cfg.HealthUnderAllow = !*healthToAll
 	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	return name, cfg, nil
 }

@@ -26,6 +26,11 @@ type Config struct {
 	// "dns:name"); empty allows the server's own uid and any certificate
 	// from the CA.
 	Allow []string
+	// HealthUnderAllow puts grpc.health.v1 and server reflection under
+	// Allow too. Default false: any authenticated peer (any local Unix
+	// socket peer, any certificate the CA signed) may call them, so probes
+	// and grpcurl work whatever Allow says (transport.WithHealthToAll).
+	HealthUnderAllow bool
 	// DataPath is the service's bbolt file; required.
 	DataPath string
 	// AdminAddr optionally serves /metrics, /healthz and /readyz over HTTP

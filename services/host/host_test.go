@@ -3,16 +3,26 @@ package host
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"google.golang.org/grpc/status"
+
 	"github.com/podwire/podwire/transport"
+	"github.com/podwire/podwire/transport/certs"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -147,5 +157,83 @@ func TestRunCutsOffAtDeadline(t *testing.T) {
 	}
 	if d < 200*time.Millisecond || d > 3*time.Second {
 		t.Errorf("stop took %v, want about the 200ms deadline", d)
+	}
+}
+
+// TestRunHealthForDeniedPeers: a caller --allow excludes still gets
+// health SERVING over the Unix socket and TLS (unless HealthUnderAllow),
+// other methods PermissionDenied, and the admin's /metrics shows the
+// standard gRPC series with a transport label.
+func TestRunHealthForDeniedPeers(t *testing.T) {
+	for _, underAllow := range []bool{false, true} {
+		t.Run(fmt.Sprintf("HealthUnderAllow=%v", underAllow), func(t *testing.T) {
+			dir := t.TempDir()
+			if err := certs.Write(dir, []string{"svc", "client"}); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(t.Context())
+			started, done := make(chan Addrs, 1), make(chan error, 1)
+			cfg := Config{Service: "svc", SocketDir: dir, DataPath: filepath.Join(dir, "unused"), AdminAddr: "127.0.0.1:0",
+				TLSListen: "127.0.0.1:0", CertFile: filepath.Join(dir, "svc.crt"), KeyFile: filepath.Join(dir, "svc.key"), CAFile: filepath.Join(dir, "ca.crt"),
+				Allow: []string{"uid:" + strconv.Itoa(os.Getuid()+4242), "spiffe://podwire.local/other"}, HealthUnderAllow: underAllow}
+			svc := Service{HealthName: "svc.v1.Svc", Register: func(g grpc.ServiceRegistrar) { g.RegisterService(&blockDesc, struct{}{}) }}
+			go func() { done <- Run(ctx, cfg, prometheus.NewRegistry(), svc, func(a Addrs) { started <- a }) }()
+			var addrs Addrs
+			select {
+			case addrs = <-started:
+			case err := <-done:
+				cancel()
+				t.Fatalf("Run: %v", err)
+			}
+			t.Cleanup(func() { cancel(); <-done })
+			want := codes.OK
+			if underAllow {
+				want = codes.PermissionDenied
+			}
+			targets := map[string][]transport.DialOption{
+				"unix://" + addrs.Socket: nil,
+				"tls://" + addrs.TLS.String(): {transport.WithServerName("svc"), transport.WithTLSFiles(
+					filepath.Join(dir, "client.crt"), filepath.Join(dir, "client.key"), filepath.Join(dir, "ca.crt"))},
+			}
+			for target, opts := range targets {
+				cc, err := transport.Dial(t.Context(), target, opts...)
+				if err != nil {
+					t.Fatalf("Dial %s: %v", target, err)
+				}
+				r, err := healthpb.NewHealthClient(cc).Check(t.Context(), &healthpb.HealthCheckRequest{Service: "svc.v1.Svc"})
+				if status.Code(err) != want || (want == codes.OK && r.GetStatus() != healthpb.HealthCheckResponse_SERVING) {
+					t.Errorf("%s: health Check = %v, %v; want %v (SERVING)", target, r.GetStatus(), err, want)
+				}
+				cs, err := cc.NewStream(t.Context(), &blockDesc.Streams[0], "/test.Block/Block")
+				if err == nil {
+					if err = cs.SendMsg(&healthpb.HealthCheckRequest{}); err == nil {
+						err = cs.RecvMsg(&healthpb.HealthCheckResponse{})
+					}
+				}
+				if status.Code(err) != codes.PermissionDenied {
+					t.Errorf("%s: test.Block = %v, want PermissionDenied", target, err)
+				}
+				cc.Close()
+			}
+			resp, err := http.Get("http://" + addrs.Admin.String() + "/metrics")
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			for _, s := range []string{
+				`grpc_server_handled_total{grpc_code="PermissionDenied",grpc_method="Block",grpc_service="test.Block",grpc_type="server_stream",transport="unix"} 1`,
+				`grpc_server_handled_total{grpc_code="PermissionDenied",grpc_method="Block",grpc_service="test.Block",grpc_type="server_stream",transport="tls"} 1`,
+				`podwire_authz_denied_total{method="/test.Block/Block",transport="tls"} 1`,
+				`grpc_server_handling_seconds_bucket{grpc_method="Check",grpc_service="grpc.health.v1.Health",grpc_type="unary",transport="unix",le="60"} 1`,
+			} {
+				if !strings.Contains(string(body), s) {
+					t.Errorf("/metrics lacks %s", s)
+				}
+			}
+			if strings.Contains(string(body), "podwire_service_rpcs_total") {
+				t.Error("/metrics still has podwire_service_rpcs_total")
+			}
+		})
 	}
 }

@@ -39,7 +39,8 @@ type Addrs struct {
 // Run serves svc as cfg says until ctx ends, then stops gracefully: health
 // turns NOT_SERVING and /readyz fails, svc.Shutdown runs, in-flight RPCs
 // get up to cfg.ShutdownTimeout, and the socket file is removed. reg
-// receives the RPC, Go, process and transport metrics; ready, if not nil,
+// receives the RPC metrics (transport.WithMetrics: grpc_server_* and
+// podwire_authz_denied_total), the Go, process and transport metrics; ready, if not nil,
 // is called once with the bound addresses when the service accepts RPCs.
 // Run returns nil after a stop caused by ctx.
 func Run(ctx context.Context, cfg Config, reg *prometheus.Registry, svc Service, ready func(Addrs)) error {
@@ -50,15 +51,15 @@ func Run(ctx context.Context, cfg Config, reg *prometheus.Registry, svc Service,
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	m, err := newRPCMetrics(reg)
-	if err != nil {
+	if err := registerMetrics(reg); err != nil {
 		return fmt.Errorf("podwire/host: register metrics: %w", err)
 	}
-	sopts, err := transport.ServerOptions(transport.WithAllow(cfg.Allow...), transport.WithServerLogger(log))
+	sopts, err := transport.ServerOptions(transport.WithAllow(cfg.Allow...), transport.WithServerLogger(log),
+		transport.WithHealthToAll(!cfg.HealthUnderAllow), transport.WithMetrics(reg))
 	if err != nil {
 		return err
 	}
-	gs := grpc.NewServer(append(sopts, grpc.ChainUnaryInterceptor(m.unary), grpc.ChainStreamInterceptor(m.stream))...)
+	gs := grpc.NewServer(sopts...)
 	svc.Register(gs)
 	stopping, beginStop := context.WithCancel(context.Background())
 	defer beginStop()
