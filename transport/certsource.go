@@ -8,11 +8,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
-	"weak"
 
 	"github.com/fsnotify/fsnotify"
 )
@@ -77,8 +75,8 @@ func NewCertSource(certFile, keyFile, caFile string, opts CertSourceOptions) (*C
 }
 
 // newPolledCertSource loads the files once; clientConfig re-reads them when
-// their size or mtime changed. It starts no goroutine (clients have no
-// Close hook on a grpc.ClientConn to stop one).
+// their size or mtime changed. It starts no goroutine, so a Client keeps
+// its sources without closing them.
 func newPolledCertSource(certFile, keyFile, caFile string, minVersion uint16, log *slog.Logger) (*CertSource, error) {
 	s := &CertSource{certFile: certFile, keyFile: keyFile, caFile: caFile, minVersion: minVersion,
 		log: loggerOr(log), done: make(chan struct{})}
@@ -88,52 +86,10 @@ func newPolledCertSource(certFile, keyFile, caFile string, minVersion uint16, lo
 	return s, nil
 }
 
-// dialCerts shares one polled CertSource among every Dial (and
-// DialOptions) of the process with the same files, TLS floor and logger,
-// so a new channel costs no file reads or key parsing; rotation is still
-// picked up at the next handshake (ClientConfig re-stats the files).
-var dialCerts = &certCache{entries: map[certKey]weak.Pointer[CertSource]{}}
-
-// certKey identifies a shared client CertSource.
+// certKey identifies a Client's loaded client certificate.
 type certKey struct {
 	certFile, keyFile, caFile string
 	minVersion                uint16
-	log                       *slog.Logger
-}
-
-// certCache maps file sets to live polled CertSources. It holds them
-// weakly: a source lives while some dial configuration (a ClientConn)
-// holds it, and its entry goes once it is collected. Polled sources start
-// no goroutine, so nothing needs closing.
-type certCache struct {
-	mu      sync.Mutex                           // guards entries
-	entries map[certKey]weak.Pointer[CertSource] // live or collected sources
-}
-
-// get returns the shared source for k, loading the files if there is none.
-func (c *certCache) get(k certKey) (*CertSource, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if s := c.entries[k].Value(); s != nil {
-		return s, nil
-	}
-	s, err := newPolledCertSource(k.certFile, k.keyFile, k.caFile, k.minVersion, k.log)
-	if err != nil {
-		return nil, err
-	}
-	c.entries[k] = weak.Make(s)
-	runtime.AddCleanup(s, c.forget, k)
-	return s, nil
-}
-
-// forget drops k's entry once its source was collected (a newer source
-// under the same key stays).
-func (c *certCache) forget(k certKey) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.entries[k].Value() == nil {
-		delete(c.entries, k)
-	}
 }
 
 // newCertSource loads the files once and starts watching their directories.

@@ -10,7 +10,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -194,37 +193,38 @@ func TestPolledCertSource(t *testing.T) {
 	}
 }
 
-// len returns the number of entries, live or not yet forgotten.
-func (c *certCache) len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.entries)
-}
-
-// TestDialsShareCertSource: dial configurations with the same files share
-// one loaded CertSource (a new channel reads no files), still see a
-// rotation at the next config, and the source is dropped once no
-// configuration holds it.
+// TestDialsShareCertSource: Dials of one Client with the same files share
+// its loaded CertSource (a new channel reads no files) and still see a
+// rotation at the next config; another Client loads its own; Close drops
+// them.
 func TestDialsShareCertSource(t *testing.T) {
 	dir := testCertDir(t, "client")
-	before := dialCerts.len()
-	a, err := newDialConfig([]DialOption{tlsFiles(dir, "client")})
+	c, err := NewClient(WithLogger(testLogger(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := newDialConfig([]DialOption{tlsFiles(dir, "client")})
+	a, err := c.config([]DialOption{tlsFiles(dir, "client")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := c.config([]DialOption{tlsFiles(dir, "client"), WithLogger(testLogger(t))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if a.certs != b.certs {
 		t.Errorf("two dials of the same files got sources %p and %p, want one shared", a.certs, b.certs)
 	}
-	other, err := newDialConfig([]DialOption{tlsFiles(dir, "client"), WithLogger(testLogger(t))})
+	c2, err := NewClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	other, err := c2.config([]DialOption{tlsFiles(dir, "client")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if other.certs == a.certs {
-		t.Error("a dial with its own logger shares the source of one without, want its own (reload errors go to its logger)")
+		t.Error("another Client shares the first Client's source, want its own")
 	}
 	serial := func(c *dialConfig) *big.Int {
 		t.Helper()
@@ -245,14 +245,14 @@ func TestDialsShareCertSource(t *testing.T) {
 	if got := serial(b); got.Cmp(old) == 0 {
 		t.Errorf("serial still %v after rotation through the shared source, want a new one", got)
 	}
-	a, b, other = nil, nil, nil
-	deadline := time.Now().Add(5 * time.Second)
-	for dialCerts.len() > before && time.Now().Before(deadline) {
-		runtime.GC()
-		time.Sleep(10 * time.Millisecond)
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
 	}
-	if got := dialCerts.len(); got != before {
-		t.Errorf("shared sources = %d after every holder went, want %d", got, before)
+	if got := len(c.certs); got != 0 {
+		t.Errorf("loaded sources after Close = %d, want 0", got)
+	}
+	if _, err := c.config([]DialOption{tlsFiles(dir, "client")}); !errors.Is(err, ErrClientClosed) {
+		t.Errorf("config after Close = %v, want ErrClientClosed", err)
 	}
 }
 

@@ -15,9 +15,11 @@ import (
 	"google.golang.org/grpc/backoff"
 )
 
-// DialOption configures Dial and DialOptions. Options are sealed: only this
+// DialOption configures Dial and DialOptions; given to NewClient it
+// becomes a default of that Client's Dials. Options are sealed: only this
 // package implements them.
 type DialOption interface {
+	ClientOption
 	applyDial(*dialConfig) error
 }
 
@@ -26,15 +28,22 @@ type dialOptionFunc func(*dialConfig) error
 
 func (f dialOptionFunc) applyDial(c *dialConfig) error { return f(c) }
 
-// dialConfig is the resolved client configuration; immutable after
-// newDialConfig returns, shared by the dialer, credentials and resolver.
+// applyClient makes f a default of the Client's Dials.
+func (f dialOptionFunc) applyClient(o *clientOptions) error {
+	o.dial = append(o.dial, f)
+	return nil
+}
+
+// dialConfig is the resolved configuration of one Dial; immutable after
+// Client.config returns, shared by the dialer, credentials and resolver.
 type dialConfig struct {
+	client           *Client // owns the pools, certificates and watches
 	socketDir        string
 	peers            map[string]string // service -> host:port from WithPeerAddr
 	tlsConf          *tls.Config       // from WithTLSConfig (a clone)
 	tlsConfOrig      *tls.Config       // the caller's pointer, to share pools
 	certFiles        []string          // from WithTLSFiles: cert, key, CA
-	certs            *CertSource       // loaded certFiles
+	certs            *CertSource       // loaded certFiles (the Client's copy)
 	insecureLoopback bool
 	serverName       string // from WithServerName
 	peerTemplate     string // from WithPeerTemplate, else PODWIRE_PEER_TEMPLATE
@@ -104,9 +113,9 @@ func checkPeerTemplate(tmpl string) error {
 
 // WithTLSFiles sets the client certificate, key and CA bundle (PEM) for TLS
 // targets; files are re-read when they change (checked at each TLS
-// handshake). Dials with the same files, Config.MinTLSVersion and logger
-// share one loaded copy, so only the first reads and parses them.
-// Conflicts with WithTLSConfig.
+// handshake). Dials of one Client with the same files and
+// Config.MinTLSVersion share the Client's loaded copy, so only the first
+// reads and parses them. Conflicts with WithTLSConfig.
 func WithTLSFiles(certFile, keyFile, caFile string) DialOption {
 	return dialOptionFunc(func(c *dialConfig) error {
 		if c.tlsConf != nil {
@@ -171,7 +180,8 @@ func WithConfig(cfg Config) DialOption {
 	})
 }
 
-// newDialConfig applies opts over the defaults.
+// newDialConfig applies opts over the defaults and the environment; the
+// Client binds the result to itself and loads the certificates.
 func newDialConfig(opts []DialOption) (*dialConfig, error) {
 	c := &dialConfig{
 		socketDir: defaultSocketDir(),
@@ -189,14 +199,6 @@ func newDialConfig(opts []DialOption) (*dialConfig, error) {
 		if err := o.applyDial(c); err != nil {
 			return nil, err
 		}
-	}
-	if c.certFiles != nil {
-		s, err := dialCerts.get(certKey{certFile: c.certFiles[0], keyFile: c.certFiles[1], caFile: c.certFiles[2],
-			minVersion: c.tuning.MinTLSVersion, log: c.log})
-		if err != nil {
-			return nil, err
-		}
-		c.certs = s
 	}
 	c.peers = maps.Clone(c.peers)
 	return c, nil
@@ -241,42 +243,6 @@ func (c *dialConfig) peerAddr(service string) (hostport, source string) {
 	return "", ""
 }
 
-// Dial returns a gRPC client for target: "unix:///abs.sock",
-// "unix-abstract:name" (Linux), "tls://host:port", "tcp://127.0.0.1:port"
-// (with WithInsecureLoopback), or a bare service name such as "inventory",
-// which goes over the live socket <socket dir>/inventory.sock if there is
-// one, else over TCP+TLS to the peer address (WithPeerAddr or
-// PODWIRE_PEER_INVENTORY), and follows the socket appearing or going away.
-// ctx bounds the first selection only; the connection is made lazily by grpc.
-func Dial(ctx context.Context, target string, opts ...DialOption) (*grpc.ClientConn, error) {
-	cfg, err := newDialConfig(opts)
-	if err != nil {
-		return nil, err
-	}
-	t, err := parseTarget(target)
-	if err != nil {
-		return nil, err
-	}
-	grpcTarget, authority, err := cfg.grpcTarget(ctx, t)
-	if err != nil {
-		return nil, err
-	}
-	gopts := append(cfg.dialOptions(), grpc.WithAuthority(authority))
-	gopts = append(gopts, cfg.grpcOpts...)
-	return grpc.NewClient(grpcTarget, gopts...)
-}
-
-// DialOptions returns the grpc dial options podwire's Dial uses (its
-// credentials, dialer and resolver), for grpc.NewClient("podwire:///name",
-// transport.DialOptions(...)...).
-func DialOptions(opts ...DialOption) ([]grpc.DialOption, error) {
-	cfg, err := newDialConfig(opts)
-	if err != nil {
-		return nil, err
-	}
-	return append(cfg.dialOptions(), cfg.grpcOpts...), nil
-}
-
 // dialOptions are the credentials, dialer, resolver and reconnect backoff
 // of cfg; options from WithGRPCOptions come after them and win.
 func (c *dialConfig) dialOptions() []grpc.DialOption {
@@ -286,7 +252,7 @@ func (c *dialConfig) dialOptions() []grpc.DialOption {
 	return []grpc.DialOption{
 		grpc.WithTransportCredentials(clientCreds{cfg: c}),
 		grpc.WithContextDialer(c.dial),
-		grpc.WithResolvers(&resolverBuilder{cfg: c}),
+		grpc.WithResolvers(&resolverBuilder{client: c.client, cfg: c}),
 		grpc.WithConnectParams(grpc.ConnectParams{Backoff: bo, MinConnectTimeout: c.tuning.HandshakeTimeout}),
 	}
 }

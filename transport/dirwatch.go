@@ -7,14 +7,13 @@ import (
 	"github.com/fsnotify/fsnotify"
 )
 
-// dirWatchers shares one fsnotify watcher per socket dir among all
-// resolvers of the process (inotify instances are a small per-user quota).
-var dirWatchers = &watchRegistry{watches: map[string]*dirWatch{}}
-
-// watchRegistry reference-counts directory watches.
+// watchRegistry reference-counts a Client's directory watches: one
+// fsnotify watcher per socket dir, shared by the Client's resolvers
+// (inotify instances are a small per-user quota).
 type watchRegistry struct {
-	mu      sync.Mutex           // guards watches and every watch's refs
+	mu      sync.Mutex           // guards watches, closed and every watch's refs
 	watches map[string]*dirWatch // by directory
+	closed  bool                 // closeAll was called
 }
 
 // dirWatch fans the events of one directory out to subscribers.
@@ -35,6 +34,9 @@ type dirWatch struct {
 func (r *watchRegistry) subscribe(dir, name string, ch chan struct{}) (func(), error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.closed {
+		return nil, ErrClientClosed
+	}
 	d := r.watches[dir]
 	if d == nil {
 		w, err := fsnotify.NewWatcher()
@@ -65,7 +67,7 @@ func (r *watchRegistry) unsubscribe(d *dirWatch, ch chan struct{}) {
 	d.mu.Unlock()
 	r.mu.Lock()
 	d.refs--
-	last := d.refs == 0
+	last := d.refs == 0 && r.watches[d.dir] == d
 	if last {
 		delete(r.watches, d.dir)
 	}
@@ -107,5 +109,22 @@ func (d *dirWatch) notify(name string) {
 		case ch <- struct{}{}:
 		default:
 		}
+	}
+}
+
+// closeAll stops every watch and waits for their goroutines; later
+// subscribes fail and later unsubscribes do nothing.
+func (r *watchRegistry) closeAll() {
+	r.mu.Lock()
+	r.closed = true
+	watches := make([]*dirWatch, 0, len(r.watches))
+	for dir, d := range r.watches {
+		watches = append(watches, d)
+		delete(r.watches, dir)
+	}
+	r.mu.Unlock()
+	for _, d := range watches {
+		d.w.Close()
+		d.wg.Wait()
 	}
 }

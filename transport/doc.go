@@ -23,9 +23,20 @@
 // The resolver watches the socket dir: when the socket appears or goes away,
 // new RPCs switch transport while RPCs in flight finish on the old one. Each
 // selection is logged once with its reason and counted in
-// podwire_transport_selections_total (see Collectors). The same resolution
+// podwire_transport_selections_total (see WithRegisterer). The same resolution
 // is registered as the grpc scheme "podwire", so
 // grpc.NewClient("podwire:///inventory", transport.DialOptions()...) works.
+//
+// Dial and DialOptions use DefaultClient. A Client, like http.Client, owns
+// what its channels share: the mux pools that carry bare names to remote
+// peers, the certificates loaded from WithTLSFiles, the socket-dir watches
+// of its resolvers, client mux tuning (WithMuxPool) and its metrics
+// (WithRegisterer). Nothing else in the package holds state: two Clients
+// never share a session, and Client.Close releases everything:
+//
+//	client, err := transport.NewClient(transport.WithTLSFiles(cert, key, ca), transport.WithRegisterer(reg))
+//	defer client.Close()
+//	cc, err := client.Dial(ctx, "inventory")
 //
 // # Servers
 //
@@ -69,8 +80,8 @@
 // once holds, both ends in one process, about 25 KB of heap over Unix
 // sockets or TCP (as bare grpc-go) and about 29 KB as a mux stream
 // (BenchmarkIdleHeap, 2-core VM; grpc-go over TLS holds ~108 KB, tls.Conn
-// cannot be read underneath). Dials with the same WithTLSFiles share one
-// loaded certificate, so a new channel reads no files.
+// cannot be read underneath). Dials of one Client with the same
+// WithTLSFiles share one loaded certificate, so a new channel reads no files.
 //
 // # Identity
 //

@@ -19,7 +19,7 @@ import (
 // muxSession opens a client mux session to a TLS listener as NAME.
 func muxSession(tb testing.TB, addr, certDir, name string) *mux.Session {
 	tb.Helper()
-	cfg, err := newDialConfig([]DialOption{tlsFiles(certDir, name)})
+	cfg, err := DefaultClient.config([]DialOption{tlsFiles(certDir, name)})
 	if err != nil {
 		tb.Fatalf("dial config: %v", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"log/slog"
 	"net"
 	"strings"
 	"sync"
@@ -17,62 +18,69 @@ import (
 // mux stream over a pooled TCP+TLS session.
 const remoteKind = KindMuxTLS
 
-// pools holds the process's mux pools, one per client TLS identity, so
-// every ClientConn with the same certificates shares sessions to a peer.
-var pools = &poolRegistry{entries: map[string]*poolEntry{}}
-
-// poolRegistry reference-counts shared pools; a pool closes when its last
-// holder (a resolver that selected a remote route, or a live stream) lets go.
-type poolRegistry struct {
-	mu      sync.Mutex            // guards entries and every entry's refs
-	entries map[string]*poolEntry // by poolKey
-}
-
-// poolEntry is one shared pool.
+// poolEntry is one of a Client's shared pools, reference-counted: it
+// closes when its last holder (a resolver that selected a remote route, or
+// a live stream) lets go, or at Client.Close.
 type poolEntry struct {
-	key  string
+	key  poolKey
 	pool *mux.Pool
-	refs int
+	refs int // guarded by the Client's mu
 }
 
-// poolKey identifies the TLS identity and tuning of a dial configuration.
-func (c *dialConfig) poolKey() string {
-	if c.certs != nil {
-		return fmt.Sprintf("files:%s|sn:%s|min:%x", strings.Join(c.certFiles, ","), c.serverName, c.tuning.MinTLSVersion)
-	}
-	return fmt.Sprintf("conf:%p|sn:%s|min:%x", c.tlsConfOrig, c.serverName, c.tuning.MinTLSVersion)
+// poolKey is everything that makes two Dials' remote sessions differ:
+// the TLS identity, the server name, the socket and TLS tuning and the
+// logger. Dials of one Client that agree on all of it share a pool.
+type poolKey struct {
+	certFiles  [3]string   // WithTLSFiles, or empty
+	tlsConf    *tls.Config // WithTLSConfig (the caller's pointer), or nil
+	serverName string
+	tuning     Config
+	log        *slog.Logger
 }
 
-// acquire returns the shared pool for cfg, creating it, with one more ref.
-func (r *poolRegistry) acquire(cfg *dialConfig) (*poolEntry, error) {
+// poolKey returns cfg's pool identity.
+func (c *dialConfig) poolKey() poolKey {
+	k := poolKey{tlsConf: c.tlsConfOrig, serverName: c.serverName, tuning: c.tuning, log: c.log}
+	copy(k.certFiles[:], c.certFiles)
+	return k
+}
+
+// acquirePool returns the Client's pool for cfg, creating it, with one
+// more ref.
+func (c *Client) acquirePool(cfg *dialConfig) (*poolEntry, error) {
 	key := cfg.poolKey()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	e := r.entries[key]
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, ErrClientClosed
+	}
+	e := c.pools[key]
 	if e == nil {
-		pc := mux.DefaultPoolConfig()
+		pc := c.pool
 		pc.Dial = cfg.dialMuxTLS
-		pc.Session.Logger = cfg.log
+		if pc.Session.Logger == nil {
+			pc.Session.Logger = cfg.log
+		}
 		p, err := mux.NewPool(pc)
 		if err != nil {
 			return nil, err
 		}
 		e = &poolEntry{key: key, pool: p}
-		r.entries[key] = e
+		c.pools[key] = e
 	}
 	e.refs++
 	return e, nil
 }
 
-// release drops one ref and closes the pool after the last.
-func (r *poolRegistry) release(e *poolEntry) {
-	r.mu.Lock()
+// releasePool drops one ref and closes the pool after the last.
+func (c *Client) releasePool(e *poolEntry) {
+	c.mu.Lock()
 	e.refs--
-	last := e.refs == 0
+	last := e.refs == 0 && c.pools[e.key] == e
 	if last {
-		delete(r.entries, e.key)
+		delete(c.pools, e.key)
 	}
-	r.mu.Unlock()
+	c.mu.Unlock()
 	if last {
 		e.pool.Close()
 	}
@@ -122,7 +130,7 @@ func DialMuxTLS(ctx context.Context, hostport string, conf *tls.Config, cfg Conf
 
 // dialRemote opens a gRPC stream to service over the shared pool.
 func (c *dialConfig) dialRemote(ctx context.Context, service, hostport string) (net.Conn, error) {
-	e, err := pools.acquire(c)
+	e, err := c.client.acquirePool(c)
 	if err != nil {
 		return nil, err
 	}
@@ -130,17 +138,18 @@ func (c *dialConfig) dialRemote(ctx context.Context, service, hostport string) (
 		Version: mux.HeaderVersion, Service: service, Payload: wirev1.Payload_PAYLOAD_GRPC,
 	})
 	if err != nil {
-		pools.release(e)
+		c.client.releasePool(e)
 		return nil, err
 	}
-	return &pooledConn{Conn: conn, entry: e}, nil
+	return &pooledConn{Conn: conn, client: c.client, entry: e}, nil
 }
 
 // pooledConn is a mux stream that holds a ref on its pool until closed.
 type pooledConn struct {
 	net.Conn
-	entry *poolEntry
-	once  sync.Once
+	client *Client
+	entry  *poolEntry
+	once   sync.Once
 }
 
 // Session returns the stream's mux session (for identity).
@@ -156,6 +165,6 @@ func (c *pooledConn) ReadOnReady(bufSize int, pool mem.BufferPool) (*[]byte, int
 // Close closes the stream and releases the pool ref once.
 func (c *pooledConn) Close() error {
 	err := c.Conn.Close()
-	c.once.Do(func() { pools.release(c.entry) })
+	c.once.Do(func() { c.client.releasePool(c.entry) })
 	return err
 }

@@ -54,10 +54,12 @@ func (c *dialConfig) selectRoute(ctx context.Context, service string) (route, er
 	return route{kind: remoteKind, addr: addrMux + service + "@" + hp, reason: "peer_" + source, detail: hp}, nil
 }
 
-// resolverBuilder builds resolvers for the podwire scheme; cfg nil means
-// the defaults and environment (the globally registered builder).
+// resolverBuilder builds resolvers for the podwire scheme with cfg, a
+// configuration of client; cfg nil means DefaultClient with its defaults
+// (the globally registered builder).
 type resolverBuilder struct {
-	cfg *dialConfig
+	client *Client
+	cfg    *dialConfig
 }
 
 // Scheme returns "podwire".
@@ -69,7 +71,7 @@ func (b *resolverBuilder) Build(t resolver.Target, cc resolver.ClientConn, _ res
 	cfg := b.cfg
 	if cfg == nil {
 		var err error
-		if cfg, err = newDialConfig(nil); err != nil {
+		if cfg, err = DefaultClient.config(nil); err != nil {
 			return nil, err
 		}
 	}
@@ -77,13 +79,16 @@ func (b *resolverBuilder) Build(t resolver.Target, cc resolver.ClientConn, _ res
 	if err := validServiceName(service); err != nil {
 		return nil, &TargetError{Target: t.String(), Reason: err.Error()}
 	}
+	// The resolver's selections end when it closes or its Client does.
+	ctx, cancel := context.WithCancel(cfg.client.ctx)
 	r := &nameResolver{
 		service: service,
 		cfg:     cfg,
+		ctx:     ctx,
+		cancel:  cancel,
 		cc:      cc,
 		kick:    make(chan struct{}, 1),
 		fsKick:  make(chan struct{}, 1),
-		done:    make(chan struct{}),
 	}
 	r.watch()
 	r.wg.Add(1)
@@ -100,10 +105,11 @@ type nameResolver struct {
 	// watchFailed is set after the first failed watch is logged; only
 	// Build and then run touch it.
 	watchFailed bool
-	fsKick      chan struct{}  // socket file events, capacity 1
-	kick        chan struct{}  // ResolveNow requests, capacity 1
-	done        chan struct{}  // closed by Close
-	wg          sync.WaitGroup // the run goroutine
+	fsKick      chan struct{}      // socket file events, capacity 1
+	kick        chan struct{}      // ResolveNow requests, capacity 1
+	ctx         context.Context    // ends at Close or Client.Close; bounds selections
+	cancel      context.CancelFunc // ends ctx
+	wg          sync.WaitGroup     // the run goroutine
 	once        sync.Once
 	// pool keeps the shared mux pool alive between connections once a
 	// remote route was selected; only run touches it, Close releases it.
@@ -113,7 +119,7 @@ type nameResolver struct {
 // watch subscribes to the socket dir and reports success; until it
 // succeeds, run polls.
 func (r *nameResolver) watch() bool {
-	unwatch, err := dirWatchers.subscribe(r.cfg.socketDir, r.service+".sock", r.fsKick)
+	unwatch, err := r.cfg.client.dirs.subscribe(r.cfg.socketDir, r.service+".sock", r.fsKick)
 	if err != nil {
 		if !r.watchFailed {
 			r.cfg.log.Info("podwire: socket dir not watchable yet; polling it", "dir", r.cfg.socketDir,
@@ -144,7 +150,7 @@ func (r *nameResolver) run() {
 	last := r.update(route{})
 	for {
 		select {
-		case <-r.done:
+		case <-r.ctx.Done():
 			return
 		case <-r.fsKick:
 			settle.Reset(settleDelay)
@@ -162,16 +168,7 @@ func (r *nameResolver) run() {
 
 // update selects again and pushes a new state when the route changed.
 func (r *nameResolver) update(last route) route {
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		select {
-		case <-r.done:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-	rt, err := r.cfg.selectRoute(ctx, r.service)
-	cancel()
+	rt, err := r.cfg.selectRoute(r.ctx, r.service)
 	if err != nil {
 		r.cfg.log.Warn("podwire: no transport for service", "service", r.service, "err", err)
 		r.cc.ReportError(err)
@@ -181,14 +178,14 @@ func (r *nameResolver) update(last route) route {
 		return last
 	}
 	if rt.kind == remoteKind && r.pool == nil {
-		if r.pool, err = pools.acquire(r.cfg); err != nil {
+		if r.pool, err = r.cfg.client.acquirePool(r.cfg); err != nil {
 			r.cc.ReportError(err)
 			return route{}
 		}
 	}
 	r.cfg.log.Info("podwire: transport selected", "service", r.service, "transport", rt.kind.String(),
 		"reason", rt.reason, "addr", rt.detail)
-	selections.WithLabelValues(r.service, rt.kind.String(), rt.reason).Inc()
+	r.cfg.client.m.selections.WithLabelValues(r.service, rt.kind.String(), rt.reason).Inc()
 	if err := r.cc.UpdateState(resolver.State{Addresses: []resolver.Address{{Addr: rt.addr}}}); err != nil {
 		r.cfg.log.Debug("podwire: resolver state not accepted", "service", r.service, "err", err)
 	}
@@ -206,13 +203,13 @@ func (r *nameResolver) ResolveNow(resolver.ResolveNowOptions) {
 // Close stops watching and waits for the resolver goroutine.
 func (r *nameResolver) Close() {
 	r.once.Do(func() {
-		close(r.done)
+		r.cancel()
 		r.wg.Wait()
 		if r.unwatch != nil {
 			r.unwatch()
 		}
 		if r.pool != nil {
-			pools.release(r.pool)
+			r.cfg.client.releasePool(r.pool)
 		}
 	})
 }

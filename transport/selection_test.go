@@ -147,7 +147,7 @@ func TestGlobalResolver(t *testing.T) {
 func selectionCount(tb testing.TB, service string, kind Kind, reason string) float64 {
 	tb.Helper()
 	var m dto.Metric
-	if err := selections.WithLabelValues(service, kind.String(), reason).Write(&m); err != nil {
+	if err := DefaultClient.ready().m.selections.WithLabelValues(service, kind.String(), reason).Write(&m); err != nil {
 		tb.Fatalf("read counter: %v", err)
 	}
 	return m.GetCounter().GetValue()
@@ -173,10 +173,11 @@ func TestRemoteSharesOnePool(t *testing.T) {
 			t.Fatalf("client peer = %v with chain %d, want mux+tls with the inventory certificate", p.Transport, len(p.Chain))
 		}
 	}
-	cfg, _ := newDialConfig(opts)
-	pools.mu.Lock()
-	e := pools.entries[cfg.poolKey()]
-	pools.mu.Unlock()
+	c := DefaultClient.ready()
+	cfg, _ := c.config(opts)
+	c.mu.Lock()
+	e := c.pools[cfg.poolKey()]
+	c.mu.Unlock()
 	if e == nil {
 		t.Fatalf("no shared pool for the dial configuration")
 	}
@@ -189,9 +190,9 @@ func TestRemoteSharesOnePool(t *testing.T) {
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		pools.mu.Lock()
-		n := len(pools.entries)
-		pools.mu.Unlock()
+		c.mu.Lock()
+		n := len(c.pools)
+		c.mu.Unlock()
 		if n == 0 {
 			break
 		}
@@ -213,22 +214,23 @@ func TestResolversShareOneDirWatch(t *testing.T) {
 		}
 		ccs = append(ccs, cc)
 	}
-	dirWatchers.mu.Lock()
-	d := dirWatchers.watches[dir]
+	dirs := DefaultClient.ready().dirs
+	dirs.mu.Lock()
+	d := dirs.watches[dir]
 	refs := 0
 	if d != nil {
 		refs = d.refs
 	}
-	dirWatchers.mu.Unlock()
+	dirs.mu.Unlock()
 	if refs != 3 {
 		t.Errorf("watch refs on %s = %d, want 3 resolvers sharing one watcher", dir, refs)
 	}
 	for _, cc := range ccs {
 		cc.Close()
 	}
-	dirWatchers.mu.Lock()
-	_, still := dirWatchers.watches[dir]
-	dirWatchers.mu.Unlock()
+	dirs.mu.Lock()
+	_, still := dirs.watches[dir]
+	dirs.mu.Unlock()
 	if still {
 		t.Errorf("watch on %s still open after every ClientConn closed", dir)
 	}

@@ -37,7 +37,7 @@ func TestDialWithTLSConfig(t *testing.T) {
 func TestTLS12OnlyWhenAsked(t *testing.T) {
 	certDir := testCertDir(t, "inventory", "client")
 	s := tlsServer(t, certDir)
-	cfg, err := newDialConfig([]DialOption{tlsFiles(certDir, "client")})
+	cfg, err := DefaultClient.config([]DialOption{tlsFiles(certDir, "client")})
 	if err != nil {
 		t.Fatal(err)
 	}
