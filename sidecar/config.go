@@ -36,6 +36,15 @@ type Config struct {
 	// PODWIRE_SOCKET_GROUP.
 	SocketGroup string `yaml:"socket_group"`
 
+	// AllowSharedSocketDir accepts a SocketDir that other users can write
+	// or another uid owns. Without it the sidecar refuses to start in such
+	// a dir (another user could replace its sockets; see
+	// transport.UnixSocketOptions.AllowSharedDir). Set it for a Kubernetes
+	// emptyDir, which the kubelet creates 0777 but only the pod's
+	// containers can reach. Default false. Env:
+	// PODWIRE_ALLOW_SHARED_SOCKET_DIR.
+	AllowSharedSocketDir bool `yaml:"allow_shared_socket_dir"`
+
 	// Listen is the inbound TCP+TLS address that peers' sidecars (and SDK
 	// clients) reach, "host:port". Used only when Services is not empty.
 	// Default ":15443". Env: PODWIRE_LISTEN.
@@ -265,6 +274,13 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 			return &ConfigError{Field: d.env, Reason: fmt.Sprintf("%q is not a duration; write e.g. 20s or 1m30s", v)}
 		}
 		*d.dst = dur
+	}
+	if v, ok := lookup(transport.AllowSharedSocketDirEnv); ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return &ConfigError{Field: transport.AllowSharedSocketDirEnv, Reason: fmt.Sprintf("%q is not a boolean; write true or false", v)}
+		}
+		c.AllowSharedSocketDir = b
 	}
 	if v, ok := lookup("PODWIRE_MAX_PENDING_HANDSHAKES"); ok {
 		n, err := strconv.Atoi(v)

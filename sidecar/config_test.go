@@ -2,6 +2,7 @@ package sidecar
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -106,12 +107,13 @@ func TestApplyEnv(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := map[string]string{
-		"PODWIRE_SOCKET_DIR":         "/tmp/pw",
-		"PODWIRE_LISTEN":             "127.0.0.1:0",
-		"PODWIRE_DRAIN_TIMEOUT":      "3s",
-		"PODWIRE_PEER_PRICING":       "10.0.0.1:15443",
-		"PODWIRE_TLS_CA":             "/other-ca.pem",
-		"PODWIRE_KEEPALIVE_INTERVAL": "2s",
+		"PODWIRE_SOCKET_DIR":              "/tmp/pw",
+		"PODWIRE_LISTEN":                  "127.0.0.1:0",
+		"PODWIRE_DRAIN_TIMEOUT":           "3s",
+		"PODWIRE_PEER_PRICING":            "10.0.0.1:15443",
+		"PODWIRE_TLS_CA":                  "/other-ca.pem",
+		"PODWIRE_KEEPALIVE_INTERVAL":      "2s",
+		"PODWIRE_ALLOW_SHARED_SOCKET_DIR": "true",
 	}
 	if err := cfg.ApplyEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
 		t.Fatal(err)
@@ -125,10 +127,15 @@ func TestApplyEnv(t *testing.T) {
 		{"admin (unset)", cfg.Admin, "127.0.0.1:15000"},
 		{"keepalive_interval", cfg.KeepAliveInterval.String(), "2s"},
 		{"keepalive_timeout (unset)", cfg.KeepAliveTimeout.String(), "10s"},
+		{"allow_shared_socket_dir", strconv.FormatBool(cfg.AllowSharedSocketDir), "true"},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s = %q, want %q", c.name, c.got, c.want)
 		}
+	}
+	err = cfg.ApplyEnv(func(k string) (string, bool) { return "maybe", k == "PODWIRE_ALLOW_SHARED_SOCKET_DIR" })
+	if err == nil || !strings.Contains(err.Error(), "PODWIRE_ALLOW_SHARED_SOCKET_DIR") {
+		t.Errorf("bad env boolean: error %v, want one naming PODWIRE_ALLOW_SHARED_SOCKET_DIR", err)
 	}
 	err = cfg.ApplyEnv(func(k string) (string, bool) { return "soon", k == "PODWIRE_HEADER_TIMEOUT" })
 	if err == nil || !strings.Contains(err.Error(), "PODWIRE_HEADER_TIMEOUT") {

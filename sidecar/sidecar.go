@@ -244,7 +244,8 @@ func (s *Sidecar) bind(ctx context.Context) error {
 // listenUnix binds a socket the sidecar serves (an upstream's or the
 // admin's) with the SDK's socket lifecycle.
 func (s *Sidecar) listenUnix(ctx context.Context, path string) (*transport.UnixListener, error) {
-	return transport.ListenUnix(ctx, path, transport.UnixSocketOptions{Group: s.cfg.SocketGroup, Logger: s.log})
+	return transport.ListenUnix(ctx, path, transport.UnixSocketOptions{Group: s.cfg.SocketGroup,
+		AllowSharedDir: s.cfg.AllowSharedSocketDir, Logger: s.log})
 }
 
 // setLocked runs f under mu unless the Sidecar is closed.

@@ -294,6 +294,7 @@ func (c *dialConfig) grpcTarget(ctx context.Context, t target) (string, string, 
 // Dialer address prefixes (resolver address → dialer).
 const (
 	addrUnix     = "unix:"
+	addrNamed    = "unix-named:" // a <socket dir>/<name>.sock found by name: its owner is checked
 	addrAbstract = "unix-abstract:"
 	addrTLS      = "tls:"
 	addrTCP      = "tcp:"
@@ -310,6 +311,8 @@ func (c *dialConfig) dial(ctx context.Context, addr string) (net.Conn, error) {
 			return nil, err
 		}
 		return c.dialUnix(ctx, a)
+	case strings.HasPrefix(addr, addrNamed):
+		return c.dialNamedUnix(ctx, strings.TrimPrefix(addr, addrNamed))
 	case strings.HasPrefix(addr, addrUnix):
 		return c.dialUnix(ctx, strings.TrimPrefix(strings.TrimPrefix(addr, addrUnix), "//"))
 	case strings.HasPrefix(addr, addrTLS):

@@ -62,8 +62,10 @@
 // The pieces Listen and Dial are made of are exported for servers that do
 // not speak gRPC, such as the podwire sidecar:
 //
-//	ListenUnix       the Unix socket lifecycle (0750 dir, 0660 socket, live
-//	                 socket refused, stale one removed, file removed on Close)
+//	ListenUnix       the Unix socket lifecycle (0750 dir; a dir other users
+//	                 can write refused; path locked; 0660 socket set without
+//	                 following links; live socket refused, stale one
+//	                 removed, file removed on Close)
 //	ProbeUnix        tells a live socket from a stale one
 //	ParseAllowList   the allow-list; (*AllowList).Allows checks a Peer
 //	PeerOfTLS        a Peer from a completed TLS handshake

@@ -35,6 +35,11 @@ type ListenConfig struct {
 	SocketDir string
 	// SocketGroup optionally owns the 0660 socket (a name or numeric gid).
 	SocketGroup string
+	// AllowSharedSocketDir accepts a socket dir other users can write (a
+	// Kubernetes emptyDir is 0777 but private to its pod); default false,
+	// or true when $PODWIRE_ALLOW_SHARED_SOCKET_DIR is "true". See
+	// UnixSocketOptions.AllowSharedDir.
+	AllowSharedSocketDir bool
 	// TLSAddr optionally enables TCP+TLS on "host:port"; ALPN picks h2
 	// (gRPC) or podwire-mux/1 (mux session) on the one port.
 	TLSAddr string
@@ -104,6 +109,9 @@ func (cfg *ListenConfig) validate() error {
 	if cfg.SocketDir == "" {
 		cfg.SocketDir = defaultSocketDir()
 	}
+	if !cfg.AllowSharedSocketDir {
+		cfg.AllowSharedSocketDir = envAllowSharedDir()
+	}
 	if cfg.NoUnix && cfg.TLSAddr == "" && cfg.PlainAddr == "" {
 		return configError("NoUnix", "nothing to listen on: set TLSAddr or PlainAddr, or leave NoUnix false")
 	}
@@ -127,7 +135,8 @@ func (l *Listener) open(ctx context.Context) error {
 	var err error
 	if !l.cfg.NoUnix {
 		path := socketPath(l.cfg.SocketDir, l.cfg.Service)
-		if l.unix, err = ListenUnix(ctx, path, UnixSocketOptions{Group: l.cfg.SocketGroup, ProbeTimeout: l.tcfg.ProbeTimeout, Logger: l.log}); err != nil {
+		if l.unix, err = ListenUnix(ctx, path, UnixSocketOptions{Group: l.cfg.SocketGroup,
+			ProbeTimeout: l.tcfg.ProbeTimeout, AllowSharedDir: l.cfg.AllowSharedSocketDir, Logger: l.log}); err != nil {
 			return err
 		}
 	}

@@ -40,7 +40,7 @@ func (c *dialConfig) selectRoute(ctx context.Context, service string) (route, er
 	sockErr := checkSocketPath(path)
 	if sockErr == nil {
 		if sockErr = probeUnix(ctx, path, c.tuning.ProbeTimeout); sockErr == nil {
-			return route{kind: KindUnix, addr: addrUnix + path, reason: "socket_live", detail: path}, nil
+			return route{kind: KindUnix, addr: addrNamed + path, reason: "socket_live", detail: path}, nil
 		}
 	}
 	hp, source := c.peerAddr(service)

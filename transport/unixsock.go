@@ -38,11 +38,17 @@ func checkSocketPath(path string) error {
 // UnixSocketOptions configures ListenUnix. The zero value is valid.
 type UnixSocketOptions struct {
 	// Group optionally owns the 0660 socket: a group name or a numeric gid.
-	// Empty keeps the process's group.
+	// Empty keeps the process's group. A socket dir writable by this group
+	// (and no one else) is trusted.
 	Group string
 	// ProbeTimeout bounds the connect that tells a live socket at the path
 	// from a stale one. Zero means 1s.
 	ProbeTimeout time.Duration
+	// AllowSharedDir accepts a socket dir that other users can write or
+	// that another uid owns, for a dir shared on purpose (a Kubernetes
+	// emptyDir, created 0777, private to its pod). Default false: such a
+	// dir is refused with a *SocketDirError (see sockdir.go for the rules).
+	AllowSharedDir bool
 	// Logger receives the "removing stale socket" line; nil discards.
 	Logger *slog.Logger
 }
@@ -55,6 +61,7 @@ type UnixListener struct {
 	ln   *net.UnixListener
 	path string
 	info os.FileInfo // the socket file as created, to avoid removing a successor's
+	lock *socketLock // held for the listener's life; serialises Listen on path
 
 	closeOnce sync.Once
 	closeErr  error
@@ -62,12 +69,17 @@ type UnixListener struct {
 
 // ListenUnix listens on the Unix socket path following podwire's socket
 // lifecycle: the path must fit sockaddr_un (108 bytes on Linux, else a
-// *PathTooLongError); the directory is created with mode 0750 if missing;
-// a live socket at path is never stolen (*AddrInUseError, matching
-// ErrAddrInUse); a stale one is removed; the new socket is made 0660 and,
-// with opts.Group, owned by that group. ctx bounds the probe and the bind.
-// Listen uses it for <socket dir>/<service>.sock; the sidecar for its
-// upstream and admin sockets.
+// *PathTooLongError); the directory is created with mode 0750 if missing
+// and, unless opts.AllowSharedDir, refused with a *SocketDirError when
+// another user could write it; the lock file .<name>.lock beside the
+// socket is taken for the listener's life, so a concurrent ListenUnix on
+// the same path fails with a *SocketLockedError; a live socket at path is
+// never stolen (*AddrInUseError; both match ErrAddrInUse); a stale one is
+// removed; the new socket is 0660 and, with opts.Group, owned by that group
+// from the moment its name exists (no link is followed; see sockdir.go).
+// ctx bounds the probe and the bind. Listen uses it for
+// <socket dir>/<service>.sock; the sidecar for its upstream and admin
+// sockets.
 func ListenUnix(ctx context.Context, path string, opts UnixSocketOptions) (*UnixListener, error) {
 	if opts.ProbeTimeout <= 0 {
 		opts.ProbeTimeout = DefaultConfig().ProbeTimeout
@@ -75,41 +87,55 @@ func ListenUnix(ctx context.Context, path string, opts UnixSocketOptions) (*Unix
 	if err := checkSocketPath(path); err != nil {
 		return nil, err
 	}
-	if err := ensureDir(filepath.Dir(path)); err != nil {
+	gid := -1
+	if opts.Group != "" {
+		var err error
+		if gid, err = lookupGroup(opts.Group); err != nil {
+			return nil, err
+		}
+	}
+	dir := filepath.Dir(path)
+	if err := ensureDir(dir); err != nil {
 		return nil, err
 	}
+	if !opts.AllowSharedDir {
+		if err := checkSocketDir(dir, gid); err != nil {
+			return nil, err
+		}
+	}
+	lock, err := lockSocket(path)
+	if err != nil {
+		return nil, err
+	}
+	s, err := listenLocked(ctx, path, gid, opts)
+	if err != nil {
+		lock.unlock()
+		return nil, err
+	}
+	s.lock = lock
+	return s, nil
+}
+
+// listenLocked clears a stale socket at path and binds a new one; the
+// caller holds path's lock.
+func listenLocked(ctx context.Context, path string, gid int, opts UnixSocketOptions) (*UnixListener, error) {
 	if err := clearStale(ctx, path, opts.ProbeTimeout, loggerOr(opts.Logger)); err != nil {
 		return nil, err
 	}
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "unix", path)
+	ul, fi, err := bindSocket(ctx, path, gid)
 	if err != nil {
-		if errors.Is(err, syscall.EADDRINUSE) {
-			return nil, &AddrInUseError{Path: path}
-		}
-		return nil, fmt.Errorf("podwire/transport: listen on %s: %w", path, err)
-	}
-	ul := ln.(*net.UnixListener)
-	ul.SetUnlinkOnClose(false)
-	s := &UnixListener{ln: ul, path: path}
-	if err := s.setMode(opts.Group); err != nil {
-		ul.Close()
-		os.Remove(path)
 		return nil, err
 	}
-	if s.info, err = os.Lstat(path); err != nil {
-		ul.Close()
-		return nil, fmt.Errorf("podwire/transport: stat %s after bind: %w", path, err)
-	}
-	return s, nil
+	return &UnixListener{ln: ul, path: path, info: fi}, nil
 }
 
 // Accept waits for the next connection; after Close it returns an error
 // wrapping net.ErrClosed.
 func (s *UnixListener) Accept() (net.Conn, error) { return s.ln.Accept() }
 
-// Addr returns the socket's address.
-func (s *UnixListener) Addr() net.Addr { return s.ln.Addr() }
+// Addr returns the socket's address (its path; the socket was bound under
+// a private name and linked there).
+func (s *UnixListener) Addr() net.Addr { return &net.UnixAddr{Name: s.path, Net: "unix"} }
 
 // Path returns the socket file's path.
 func (s *UnixListener) Path() string { return s.path }
@@ -124,6 +150,9 @@ func (s *UnixListener) Close() error {
 			if rerr := os.Remove(s.path); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) && err == nil {
 				err = rerr
 			}
+		}
+		if uerr := s.lock.unlock(); uerr != nil && err == nil {
+			err = uerr
 		}
 		s.closeErr = err
 	})
@@ -191,24 +220,6 @@ func probeUnix(ctx context.Context, path string, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	return ProbeUnix(ctx, path)
-}
-
-// setMode makes the socket 0660 and, if group is set, owned by that group.
-func (s *UnixListener) setMode(group string) error {
-	if err := os.Chmod(s.path, 0o660); err != nil {
-		return fmt.Errorf("podwire/transport: chmod 0660 %s: %w", s.path, err)
-	}
-	if group == "" {
-		return nil
-	}
-	gid, err := lookupGroup(group)
-	if err != nil {
-		return err
-	}
-	if err := os.Lchown(s.path, -1, gid); err != nil {
-		return fmt.Errorf("podwire/transport: chgrp %s %s: %w (the server must be a member of the group)", group, s.path, err)
-	}
-	return nil
 }
 
 // lookupGroup resolves a group name or numeric gid.

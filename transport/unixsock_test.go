@@ -77,7 +77,9 @@ func TestListenUnix(t *testing.T) {
 }
 
 // TestListenUnixCloseKeepsSuccessor: a listener whose file was replaced by
-// another server's socket leaves that socket alone on Close.
+// another server's socket leaves that socket alone on Close. (A second
+// ListenUnix on the path is refused while the first holds the path's lock,
+// so the successor here binds directly, as a server outside podwire.)
 func TestListenUnixCloseKeepsSuccessor(t *testing.T) {
 	path := filepath.Join(shortTempDir(t), "svc.sock")
 	old, err := ListenUnix(ctxT(t), path, UnixSocketOptions{})
@@ -87,7 +89,10 @@ func TestListenUnixCloseKeepsSuccessor(t *testing.T) {
 	if err := os.Remove(path); err != nil {
 		t.Fatal(err)
 	}
-	next, err := ListenUnix(ctxT(t), path, UnixSocketOptions{})
+	if _, err := ListenUnix(ctxT(t), path, UnixSocketOptions{}); !errors.Is(err, ErrAddrInUse) {
+		t.Fatalf("second ListenUnix while the first listens = %v, want ErrAddrInUse (the path is locked)", err)
+	}
+	next, err := net.Listen("unix", path)
 	if err != nil {
 		t.Fatal(err)
 	}
