@@ -15,7 +15,7 @@ import (
 
 	"github.com/podwire/podwire/mux"
 	"github.com/podwire/podwire/transport"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // Config is the sidecar configuration, read from YAML (see
@@ -210,7 +210,7 @@ func LoadConfig(path string, lookup func(string) (string, bool)) (Config, error)
 	if path != "" {
 		f, err := os.Open(path)
 		if err != nil {
-			return cfg, fmt.Errorf("open config: %w (pass --config or PODWIRE_CONFIG with a readable YAML file)", err)
+			return cfg, fmt.Errorf("open config: %w (pass --config with a readable YAML file)", err)
 		}
 		defer f.Close()
 		if cfg, err = ParseConfig(f); err != nil {
