@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/yamux"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // rawYamux starts an unmodified hashicorp/yamux session with
@@ -127,14 +126,11 @@ func TestWindowBoundsPendingBytes(t *testing.T) {
 	}
 }
 
-func TestRTTAndPrometheusMetrics(t *testing.T) {
-	reg := prometheus.NewRegistry()
+func TestRTTAndMetrics(t *testing.T) {
+	m := newCountingMetrics()
 	cfg := testConfig()
 	cfg.KeepAliveInterval = 20 * time.Millisecond
-	cfg.Metrics = NewPrometheusMetrics(reg)
-	if NewPrometheusMetrics(reg) == nil { // same registry again: reuses collectors
-		t.Fatal("second NewPrometheusMetrics returned nil")
-	}
+	cfg.Metrics = m
 	client, server := sessionPair(t, tcpConns, cfg)
 	a, b := openAccept(t, client, server)
 	echoCheck(t, a, b, []byte("metrics"))
@@ -146,51 +142,23 @@ func TestRTTAndPrometheusMetrics(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	tests := []struct {
-		metric, label string
-		want          float64
+		key  string
+		want int64
 	}{
-		{"podwire_mux_sessions", "client", 1},
-		{"podwire_mux_sessions", "server", 1},
-		{"podwire_mux_streams_open", "outbound", 1},
-		{"podwire_mux_streams_open", "inbound", 1},
-		{"podwire_mux_rtt_seconds", "", 1}, // sample count > 0 checked below
+		{"sessions/client", 1},
+		{"sessions/server", 1},
+		{"open/outbound", 1},
+		{"open/inbound", 1},
 	}
 	for _, tt := range tests {
-		got, ok := gatherValue(t, reg, tt.metric, tt.label)
-		if !ok || (tt.label != "" && got != tt.want) || (tt.label == "" && got < tt.want) {
-			t.Errorf("%s{%s} = %v (found %v), want %v", tt.metric, tt.label, got, ok, tt.want)
+		if got := m.get(tt.key); got != tt.want {
+			t.Errorf("%s = %d, want %d", tt.key, got, tt.want)
 		}
 	}
-	if got, _ := gatherValue(t, reg, "podwire_mux_bytes_total", "out"); got <= 0 {
-		t.Errorf("podwire_mux_bytes_total{direction=out} = %v, want > 0", got)
+	if got := m.get("rtt"); got < 1 {
+		t.Errorf("rtt samples = %d, want >= 1", got)
 	}
-}
-
-// gatherValue returns the value of the series of name whose only label has
-// value label (any series if label is ""); histograms give their count.
-func gatherValue(tb testing.TB, reg *prometheus.Registry, name, label string) (float64, bool) {
-	tb.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		tb.Fatal(err)
+	if got := m.get("bytes/out"); got <= 0 {
+		t.Errorf("bytes out = %d, want > 0", got)
 	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			if label != "" && (len(m.GetLabel()) != 1 || m.GetLabel()[0].GetValue() != label) {
-				continue
-			}
-			switch {
-			case m.GetGauge() != nil:
-				return m.GetGauge().GetValue(), true
-			case m.GetCounter() != nil:
-				return m.GetCounter().GetValue(), true
-			case m.GetHistogram() != nil:
-				return float64(m.GetHistogram().GetSampleCount()), true
-			}
-		}
-	}
-	return 0, false
 }

@@ -15,45 +15,50 @@ import (
 // pending bytes per stream is possible on the wire.
 const minStreamWindow = 256 * 1024
 
-// Config tunes a Session. Start from DefaultConfig and change what you
-// need; Validate reports the first field out of range. A Config is a value:
+// Config tunes a Session. A zero field means its documented default (the
+// value DefaultConfig returns), so Config{} is the shipped tuning and
+// Config{HeaderTimeout: time.Second} changes only that field. Validate
+// rejects only fields that are set and out of range. A Config is a value:
 // copying it is safe.
 type Config struct {
 	// AcceptBacklog is how many inbound streams may wait for Accept; an
 	// inbound stream arriving when the backlog is full is refused with
 	// RESOURCE_EXHAUSTED. It also caps this side's un-acknowledged opens
-	// (yamux's SYN window).
+	// (yamux's SYN window). Default 256.
 	AcceptBacklog int
 
 	// MaxInboundStreams caps concurrent inbound streams (accepted or
 	// waiting in the backlog, not yet closed by this side). Excess streams
 	// are refused with a StreamReply of RESOURCE_EXHAUSTED, which the
-	// opener's DialService returns as a *RefusedError.
+	// opener's DialService returns as a *RefusedError. Default 1024.
 	MaxInboundStreams int
 
 	// StreamWindow is the maximum receive window per stream, which is the
 	// most bytes a stream buffers for a reader that does not read. At least
-	// 256 KiB (yamux's initial window).
+	// 256 KiB (yamux's initial window). Default 1 MiB.
 	StreamWindow uint32
 
 	// KeepAliveInterval is the ping period; each pong also updates RTT.
+	// Default 15 s.
 	KeepAliveInterval time.Duration
 
 	// KeepAliveTimeout is how long after a ping the session waits for a
 	// pong, or any other inbound bytes, before declaring the session dead.
-	// It is independent of WriteTimeout.
+	// It is independent of WriteTimeout. Default 10 s.
 	KeepAliveTimeout time.Duration
 
 	// WriteTimeout bounds one write to the underlying connection and the
 	// wait to queue a frame; a write that takes longer kills the session.
+	// Default 10 s.
 	WriteTimeout time.Duration
 
 	// HeaderTimeout is the deadline for reading a podwire.wire.v1 header
 	// (acceptor) or reply (opener, when the context has no earlier deadline).
+	// Default 5 s.
 	HeaderTimeout time.Duration
 
 	// StreamCloseTimeout bounds how long a stream closed by this side waits
-	// for the peer's close before it is reset and forgotten.
+	// for the peer's close before it is reset and forgotten. Default 30 s.
 	StreamCloseTimeout time.Duration
 
 	// Logger receives session events. Nil discards them.
@@ -63,7 +68,8 @@ type Config struct {
 	Metrics Metrics
 }
 
-// DefaultConfig returns the tuning podwire ships with. The reason for each
+// DefaultConfig returns the tuning podwire ships with: the value every zero
+// field of a Config stands for. The reason for each
 // value is next to it; figures come from this package's tests and
 // benchmarks on a shared 2-core Linux VM (go test -bench . ./mux).
 func DefaultConfig() Config {
@@ -109,28 +115,52 @@ func DefaultConfig() Config {
 	}
 }
 
-// Validate reports the first field out of range, or nil. The error matches
+// withDefaults returns c with every zero field set to its default. It is
+// the one place defaults are applied; Session and Pool call it.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	orDefault(&c.AcceptBacklog, d.AcceptBacklog)
+	orDefault(&c.MaxInboundStreams, d.MaxInboundStreams)
+	orDefault(&c.StreamWindow, d.StreamWindow)
+	orDefault(&c.KeepAliveInterval, d.KeepAliveInterval)
+	orDefault(&c.KeepAliveTimeout, d.KeepAliveTimeout)
+	orDefault(&c.WriteTimeout, d.WriteTimeout)
+	orDefault(&c.HeaderTimeout, d.HeaderTimeout)
+	orDefault(&c.StreamCloseTimeout, d.StreamCloseTimeout)
+	return c
+}
+
+// orDefault sets *v to def if *v is zero.
+func orDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
+}
+
+// Validate reports the first field that is set and out of range, or nil;
+// zero fields stand for their defaults and are valid. The error matches
 // ErrInvalidConfig and names the field.
 func (c Config) Validate() error {
 	bad := func(field string, v any, want string) error {
-		return fmt.Errorf("%w: %s = %v, want %s (start from mux.DefaultConfig())", ErrInvalidConfig, field, v, want)
+		return fmt.Errorf("%w: Config.%s = %v, want %s (or 0 for the default)", ErrInvalidConfig, field, v, want)
 	}
 	switch {
-	case c.AcceptBacklog <= 0:
+	case c.AcceptBacklog < 0:
 		return bad("AcceptBacklog", c.AcceptBacklog, "> 0")
-	case c.MaxInboundStreams <= 0:
+	case c.MaxInboundStreams < 0:
 		return bad("MaxInboundStreams", c.MaxInboundStreams, "> 0")
-	case c.StreamWindow < minStreamWindow:
+	case c.StreamWindow != 0 && c.StreamWindow < minStreamWindow:
 		return bad("StreamWindow", c.StreamWindow, ">= 262144 (yamux's initial window)")
-	case c.KeepAliveInterval <= 0:
+	case c.KeepAliveInterval < 0:
 		return bad("KeepAliveInterval", c.KeepAliveInterval, "> 0")
-	case c.KeepAliveTimeout <= 0:
+	case c.KeepAliveTimeout < 0:
 		return bad("KeepAliveTimeout", c.KeepAliveTimeout, "> 0")
-	case c.WriteTimeout <= 0:
+	case c.WriteTimeout < 0:
 		return bad("WriteTimeout", c.WriteTimeout, "> 0")
-	case c.HeaderTimeout <= 0:
+	case c.HeaderTimeout < 0:
 		return bad("HeaderTimeout", c.HeaderTimeout, "> 0")
-	case c.StreamCloseTimeout <= 0:
+	case c.StreamCloseTimeout < 0:
 		return bad("StreamCloseTimeout", c.StreamCloseTimeout, "> 0")
 	}
 	return nil

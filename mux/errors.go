@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net"
 	"os"
+
+	"google.golang.org/genproto/googleapis/rpc/code"
 )
 
 // Sentinel errors. Match them with errors.Is; the errors returned by this
@@ -46,6 +48,10 @@ var (
 	// ErrHeaderTimeout means the header or reply did not arrive within the
 	// deadline. The peer may not speak podwire-mux/1, or is overloaded.
 	ErrHeaderTimeout = errors.New("podwire/mux: stream header not received in time; check that the peer speaks podwire-mux/1")
+
+	// ErrInvalidServiceName means a service name breaks the rule of
+	// ValidateServiceName; the error is a *ServiceNameError saying how.
+	ErrInvalidServiceName = errors.New("podwire/mux: invalid service name")
 
 	// ErrPoolClosed means the Pool was shut down or closed; make a new Pool.
 	ErrPoolClosed = errors.New("podwire/mux: pool closed; create a new Pool")
@@ -96,6 +102,7 @@ type HeaderError struct {
 	Field  string // the offending field, e.g. "service"
 	Reason string // what is wrong with it
 	Code   uint32 // reply code for Refuse: 3 INVALID_ARGUMENT or 9 FAILED_PRECONDITION
+	err    error  // the cause, if another error (e.g. a *ServiceNameError)
 }
 
 // Error says which field is wrong and how to fix it.
@@ -103,8 +110,14 @@ func (e *HeaderError) Error() string {
 	return fmt.Sprintf("podwire/mux: invalid stream header: %s: %s", e.Field, e.Reason)
 }
 
-// Unwrap returns ErrInvalidHeader.
-func (e *HeaderError) Unwrap() error { return ErrInvalidHeader }
+// Unwrap returns ErrInvalidHeader and the cause, if any (for a bad service
+// name, a *ServiceNameError matching ErrInvalidServiceName).
+func (e *HeaderError) Unwrap() []error {
+	if e.err == nil {
+		return []error{ErrInvalidHeader}
+	}
+	return []error{ErrInvalidHeader, e.err}
+}
 
 // RefusedError is the peer's refusal of a stream: the non-zero code and
 // message of its podwire.wire.v1 StreamReply.
@@ -129,31 +142,25 @@ func (e *RefusedError) Temporary() bool {
 	return false
 }
 
-// gRPC status codes used on the wire (google.rpc.Code); mux never imports
-// grpc, so the numbers are spelled out here.
+// gRPC status codes used on the wire, from google.rpc.Code (genproto's
+// googleapis/rpc/code; mux never imports grpc). Wire fields are uint32.
 const (
-	codeOK                 uint32 = 0
-	codeInvalidArgument    uint32 = 3
-	codeNotFound           uint32 = 5
-	codePermissionDenied   uint32 = 7
-	codeResourceExhausted  uint32 = 8
-	codeFailedPrecondition uint32 = 9
-	codeAborted            uint32 = 10
-	codeUnimplemented      uint32 = 12
-	codeUnavailable        uint32 = 14
-	codeUnauthenticated    uint32 = 16
+	codeOK                 = uint32(code.Code_OK)
+	codeInvalidArgument    = uint32(code.Code_INVALID_ARGUMENT)
+	codeNotFound           = uint32(code.Code_NOT_FOUND)
+	codePermissionDenied   = uint32(code.Code_PERMISSION_DENIED)
+	codeResourceExhausted  = uint32(code.Code_RESOURCE_EXHAUSTED)
+	codeFailedPrecondition = uint32(code.Code_FAILED_PRECONDITION)
+	codeAborted            = uint32(code.Code_ABORTED)
+	codeUnimplemented      = uint32(code.Code_UNIMPLEMENTED)
+	codeUnavailable        = uint32(code.Code_UNAVAILABLE)
+	codeUnauthenticated    = uint32(code.Code_UNAUTHENTICATED)
 )
 
-var codeNames = [...]string{
-	"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED",
-	"NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
-	"FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED",
-	"INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED",
-}
-
+// codeName returns the google.rpc.Code name of c, e.g. "NOT_FOUND".
 func codeName(c uint32) string {
-	if int(c) < len(codeNames) {
-		return codeNames[c]
+	if n, ok := code.Code_name[int32(c)]; ok && c <= 1<<31-1 {
+		return n
 	}
 	return "UNKNOWN_CODE"
 }

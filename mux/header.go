@@ -26,7 +26,6 @@ const HeaderVersion = 1
 
 // Limits from wire.proto.
 const (
-	maxServiceLen   = 63
 	maxMetadata     = 16
 	maxMetaKeyLen   = 64
 	maxMetaValueLen = 256
@@ -81,7 +80,7 @@ func ReadReply(r io.Reader) (*wirev1.StreamReply, error) {
 }
 
 // ValidateHeader checks h against the limits of wire.proto: version 1, a
-// DNS-label service name, a known payload, and at most 16 metadata entries
+// service name that passes ValidateServiceName, a known payload, and at most 16 metadata entries
 // with keys of 1 to 64 bytes of [a-z0-9-_.] and values of at most 256 bytes.
 func ValidateHeader(h *wirev1.StreamHeader) error {
 	if h == nil {
@@ -102,21 +101,8 @@ func ValidateHeader(h *wirev1.StreamHeader) error {
 }
 
 func validateService(s string) error {
-	bad := func(reason string) error {
-		return &HeaderError{Field: "service", Code: codeInvalidArgument,
-			Reason: fmt.Sprintf("%q %s; use 1 to 63 lower-case letters, digits and '-', starting with a letter", s, reason)}
-	}
-	if len(s) == 0 || len(s) > maxServiceLen {
-		return bad("has the wrong length")
-	}
-	if s[0] < 'a' || s[0] > 'z' {
-		return bad("does not start with a letter")
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
-			return bad("has a character outside [a-z0-9-]")
-		}
+	if err := ValidateServiceName(s); err != nil {
+		return &HeaderError{Field: "service", Code: codeInvalidArgument, Reason: err.Error(), err: err}
 	}
 	return nil
 }

@@ -13,8 +13,10 @@ import (
 	wirev1 "github.com/podwire/podwire/proto/podwire/wire/v1"
 )
 
-// PoolConfig configures a Pool. Dial is required; zero numeric fields
-// (including those of Session) take the values of DefaultPoolConfig.
+// PoolConfig configures a Pool. Dial is required; every other zero field
+// (including those of Session) means its documented default, the value
+// DefaultPoolConfig returns. Validate rejects only fields that are set and
+// out of range.
 type PoolConfig struct {
 	// Dial returns an established connection to addr, typically TCP+TLS
 	// with ALPN "podwire-mux/1". Required. The pool starts the client side
@@ -26,18 +28,20 @@ type PoolConfig struct {
 	Session Config
 
 	// MaxStreamsPerSession is the stream count past which new streams
-	// spill to another session to the same address.
+	// spill to another session to the same address. Default 1024.
 	MaxStreamsPerSession int
 
 	// IdleTimeout closes a session that has had no streams for this long.
+	// Default 5 minutes.
 	IdleTimeout time.Duration
 
 	// BackoffBase and BackoffMax bound the wait before redialing an address
 	// whose last dial failed: BackoffBase doubled per consecutive failure,
 	// capped at BackoffMax, with equal jitter (a random half of it).
+	// Defaults 100 ms and 2 s (or BackoffBase, if that is set and larger).
 	BackoffBase, BackoffMax time.Duration
 
-	// DialTimeout bounds one Dial plus session start.
+	// DialTimeout bounds one Dial plus session start. Default 10 s.
 	DialTimeout time.Duration
 
 	// Accept, if set, receives every stream a peer opens on one of the
@@ -68,60 +72,45 @@ func DefaultPoolConfig() PoolConfig {
 	}
 }
 
-// withDefaults fills zero fields from DefaultPoolConfig.
+// withDefaults returns c with every zero field set to its default, the
+// Session's through Config.withDefaults. The one place defaults apply.
 func (c PoolConfig) withDefaults() PoolConfig {
 	d := DefaultPoolConfig()
-	set := func(v *time.Duration, def time.Duration) {
-		if *v == 0 {
-			*v = def
-		}
-	}
-	setInt := func(v *int, def int) {
-		if *v == 0 {
-			*v = def
-		}
-	}
-	setInt(&c.MaxStreamsPerSession, d.MaxStreamsPerSession)
-	set(&c.IdleTimeout, d.IdleTimeout)
-	set(&c.BackoffBase, d.BackoffBase)
-	set(&c.BackoffMax, d.BackoffMax)
-	set(&c.DialTimeout, d.DialTimeout)
-	s, ds := &c.Session, d.Session
-	setInt(&s.AcceptBacklog, ds.AcceptBacklog)
-	setInt(&s.MaxInboundStreams, ds.MaxInboundStreams)
-	if s.StreamWindow == 0 {
-		s.StreamWindow = ds.StreamWindow
-	}
-	set(&s.KeepAliveInterval, ds.KeepAliveInterval)
-	set(&s.KeepAliveTimeout, ds.KeepAliveTimeout)
-	set(&s.WriteTimeout, ds.WriteTimeout)
-	set(&s.HeaderTimeout, ds.HeaderTimeout)
-	set(&s.StreamCloseTimeout, ds.StreamCloseTimeout)
+	c.Session = c.Session.withDefaults()
+	orDefault(&c.MaxStreamsPerSession, d.MaxStreamsPerSession)
+	orDefault(&c.IdleTimeout, d.IdleTimeout)
+	orDefault(&c.BackoffBase, d.BackoffBase)
+	orDefault(&c.BackoffMax, max(d.BackoffMax, c.BackoffBase))
+	orDefault(&c.DialTimeout, d.DialTimeout)
 	return c
 }
 
-// Validate reports the first field out of range, or nil; zero fields count
-// as their defaults.
+// Validate reports the first field that is set and out of range, or nil;
+// zero fields stand for their defaults and are valid.
 func (c PoolConfig) Validate() error {
-	c = c.withDefaults()
 	bad := func(field string, v any, want string) error {
-		return fmt.Errorf("%w: PoolConfig.%s = %v, want %s (start from mux.DefaultPoolConfig())", ErrInvalidConfig, field, v, want)
+		return fmt.Errorf("%w: PoolConfig.%s = %v, want %s (or 0 for the default)", ErrInvalidConfig, field, v, want)
 	}
 	switch {
 	case c.Dial == nil:
-		return bad("Dial", "nil", "a dial function")
+		return fmt.Errorf("%w: PoolConfig.Dial is nil; set a function that dials a peer (TCP+TLS with ALPN podwire-mux/1)", ErrInvalidConfig)
 	case c.MaxStreamsPerSession < 0:
 		return bad("MaxStreamsPerSession", c.MaxStreamsPerSession, "> 0")
 	case c.IdleTimeout < 0:
 		return bad("IdleTimeout", c.IdleTimeout, "> 0")
 	case c.BackoffBase < 0:
 		return bad("BackoffBase", c.BackoffBase, "> 0")
-	case c.BackoffMax < c.BackoffBase:
+	case c.BackoffMax < 0:
+		return bad("BackoffMax", c.BackoffMax, "> 0")
+	case c.BackoffMax != 0 && c.BackoffMax < c.withDefaults().BackoffBase:
 		return bad("BackoffMax", c.BackoffMax, ">= BackoffBase")
 	case c.DialTimeout < 0:
 		return bad("DialTimeout", c.DialTimeout, "> 0")
 	}
-	return c.Session.Validate()
+	if err := c.Session.Validate(); err != nil {
+		return fmt.Errorf("PoolConfig.Session: %w", err)
+	}
+	return nil
 }
 
 // Pool keeps sessions to peers by address: one per address, opened on

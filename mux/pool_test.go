@@ -343,6 +343,9 @@ func TestPoolConfigValidate(t *testing.T) {
 		{"no dial", PoolConfig{}, false},
 		{"negative cap", PoolConfig{Dial: (&countingDialer{}).dial, MaxStreamsPerSession: -1}, false},
 		{"max below base", PoolConfig{Dial: (&countingDialer{}).dial, BackoffBase: time.Second, BackoffMax: time.Millisecond}, false},
+		{"base above default max", PoolConfig{Dial: (&countingDialer{}).dial, BackoffBase: 5 * time.Second}, true},
+		{"negative max", PoolConfig{Dial: (&countingDialer{}).dial, BackoffMax: -1}, false},
+		{"bad session", PoolConfig{Dial: (&countingDialer{}).dial, Session: Config{WriteTimeout: -1}}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

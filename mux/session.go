@@ -49,13 +49,15 @@ type Session struct {
 }
 
 // Client starts the client side of a session on conn (the side that dialed;
-// it opens odd stream ids). The session owns conn and closes it.
+// it opens odd stream ids) with cfg (zero fields take their defaults). The
+// session owns conn and closes it.
 func Client(conn net.Conn, cfg Config) (*Session, error) {
 	return newSession(conn, cfg, RoleClient)
 }
 
 // Server starts the server side of a session on conn (the side that
-// accepted; it opens even stream ids). The session owns conn and closes it.
+// accepted; it opens even stream ids) with cfg (zero fields take their
+// defaults). The session owns conn and closes it.
 func Server(conn net.Conn, cfg Config) (*Session, error) {
 	return newSession(conn, cfg, RoleServer)
 }
@@ -67,6 +69,7 @@ func newSession(conn net.Conn, cfg Config, role Role) (*Session, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	cfg = cfg.withDefaults()
 	s := &Session{
 		conn: conn, cfg: cfg, role: role, created: time.Now(),
 		log:      cfg.Logger,

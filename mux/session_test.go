@@ -16,27 +16,29 @@ import (
 	"golang.org/x/net/nettest"
 )
 
+// TestConfigValidate: a zero field is its default and valid; Validate
+// rejects only fields that are set and out of range.
 func TestConfigValidate(t *testing.T) {
 	tests := []struct {
 		name  string
-		edit  func(*Config)
+		cfg   Config
 		field string // "" = valid
 	}{
-		{"default", func(*Config) {}, ""},
-		{"backlog", func(c *Config) { c.AcceptBacklog = 0 }, "AcceptBacklog"},
-		{"inbound", func(c *Config) { c.MaxInboundStreams = -1 }, "MaxInboundStreams"},
-		{"window", func(c *Config) { c.StreamWindow = 64 << 10 }, "StreamWindow"},
-		{"interval", func(c *Config) { c.KeepAliveInterval = 0 }, "KeepAliveInterval"},
-		{"ka timeout", func(c *Config) { c.KeepAliveTimeout = 0 }, "KeepAliveTimeout"},
-		{"write", func(c *Config) { c.WriteTimeout = -time.Second }, "WriteTimeout"},
-		{"header", func(c *Config) { c.HeaderTimeout = 0 }, "HeaderTimeout"},
-		{"close", func(c *Config) { c.StreamCloseTimeout = 0 }, "StreamCloseTimeout"},
+		{"zero", Config{}, ""},
+		{"default", DefaultConfig(), ""},
+		{"one field set", Config{HeaderTimeout: time.Second}, ""},
+		{"backlog", Config{AcceptBacklog: -1}, "AcceptBacklog"},
+		{"inbound", Config{MaxInboundStreams: -1}, "MaxInboundStreams"},
+		{"window", Config{StreamWindow: 64 << 10}, "StreamWindow"},
+		{"interval", Config{KeepAliveInterval: -time.Second}, "KeepAliveInterval"},
+		{"ka timeout", Config{KeepAliveTimeout: -1}, "KeepAliveTimeout"},
+		{"write", Config{WriteTimeout: -time.Second}, "WriteTimeout"},
+		{"header", Config{HeaderTimeout: -1}, "HeaderTimeout"},
+		{"close", Config{StreamCloseTimeout: -1}, "StreamCloseTimeout"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := DefaultConfig()
-			tt.edit(&c)
-			err := c.Validate()
+			err := tt.cfg.Validate()
 			if tt.field == "" {
 				if err != nil {
 					t.Fatalf("Validate() = %v, want nil", err)
@@ -47,6 +49,35 @@ func TestConfigValidate(t *testing.T) {
 				t.Fatalf("Validate() = %v, want ErrInvalidConfig naming %s", err, tt.field)
 			}
 		})
+	}
+}
+
+// TestConfigDefaults: zero fields become DefaultConfig's values in one
+// place, and set fields are kept.
+func TestConfigDefaults(t *testing.T) {
+	if got, want := (Config{}).withDefaults(), DefaultConfig(); got != want {
+		t.Errorf("Config{}.withDefaults() = %+v, want DefaultConfig() %+v", got, want)
+	}
+	got := Config{HeaderTimeout: time.Second, StreamWindow: 4 << 20}.withDefaults()
+	want := DefaultConfig()
+	want.HeaderTimeout, want.StreamWindow = time.Second, 4<<20
+	if got != want {
+		t.Errorf("withDefaults() = %+v, want %+v", got, want)
+	}
+	pc := PoolConfig{BackoffBase: 5 * time.Second}.withDefaults()
+	if pc.BackoffMax != 5*time.Second || pc.Session != DefaultConfig() || pc.IdleTimeout != DefaultPoolConfig().IdleTimeout {
+		t.Errorf("PoolConfig{BackoffBase: 5s}.withDefaults() = %+v, want BackoffMax 5s and default Session", pc)
+	}
+	// A session started with Config{} runs with the defaults.
+	a, b := net.Pipe()
+	s, err := Client(a, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	defer b.Close()
+	if s.cfg != DefaultConfig() {
+		t.Errorf("Client(conn, Config{}).cfg = %+v, want DefaultConfig()", s.cfg)
 	}
 }
 

@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -304,9 +303,6 @@ func PeerEnv(name string) string {
 	return "PODWIRE_PEER_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
 }
 
-// serviceName is the DNS-label rule of podwire.wire.v1 service names.
-var serviceName = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
-
 // adminSocketName is the file name Status looks for in a socket directory.
 const adminSocketName = "podwire-admin.sock"
 
@@ -387,8 +383,8 @@ func (c Config) validateServices() error {
 	seen := map[string]bool{}
 	for i, s := range c.Services {
 		field := fmt.Sprintf("services[%d].name", i)
-		if !serviceName.MatchString(s.Name) {
-			return &ConfigError{Field: field, Reason: fmt.Sprintf("%q is not a DNS label; use 1-63 of [a-z0-9-] starting with a letter", s.Name)}
+		if err := mux.ValidateServiceName(s.Name); err != nil {
+			return &ConfigError{Field: field, Reason: err.Error()}
 		}
 		if seen[s.Name] {
 			return &ConfigError{Field: field, Reason: fmt.Sprintf("service %q is listed twice; merge the entries", s.Name)}
@@ -425,8 +421,8 @@ func (c Config) validateUpstreams() error {
 	seen := map[string]bool{}
 	for i, u := range c.Upstreams {
 		field := fmt.Sprintf("upstreams[%d]", i)
-		if !serviceName.MatchString(u.Name) {
-			return &ConfigError{Field: field + ".name", Reason: fmt.Sprintf("%q is not a DNS label; use 1-63 of [a-z0-9-] starting with a letter", u.Name)}
+		if err := mux.ValidateServiceName(u.Name); err != nil {
+			return &ConfigError{Field: field + ".name", Reason: err.Error()}
 		}
 		if seen[u.Name] {
 			return &ConfigError{Field: field + ".name", Reason: fmt.Sprintf("upstream %q is listed twice; keep one", u.Name)}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/podwire/podwire/mux"
+	"github.com/podwire/podwire/mux/muxprom"
 	"github.com/podwire/podwire/sidecar/internal/h2drain"
 	"github.com/podwire/podwire/transport"
 	"github.com/prometheus/client_golang/prometheus"
@@ -152,7 +153,7 @@ func New(cfg Config, opts ...Option) (*Sidecar, error) {
 		s.muxCfg.KeepAliveTimeout = cfg.KeepAliveTimeout
 	}
 	s.muxCfg.Logger = s.log
-	s.muxCfg.Metrics = mux.NewPrometheusMetrics(s.reg)
+	s.muxCfg.Metrics = muxprom.New(s.reg)
 	if err := s.muxCfg.Validate(); err != nil {
 		return nil, err
 	}

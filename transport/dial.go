@@ -11,6 +11,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/podwire/podwire/mux"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
 )
@@ -68,7 +69,7 @@ func WithSocketDir(dir string) DialOption {
 // name when no live socket exists. It overrides PODWIRE_PEER_<NAME>.
 func WithPeerAddr(service, hostport string) DialOption {
 	return dialOptionFunc(func(c *dialConfig) error {
-		if err := validServiceName(service); err != nil {
+		if err := mux.ValidateServiceName(service); err != nil {
 			return configError("WithPeerAddr", "service %q: %v", service, err)
 		}
 		if _, err := parseHostPort(hostport, hostport); err != nil {

@@ -103,7 +103,7 @@ func Listen(ctx context.Context, cfg ListenConfig) (*Listener, error) {
 
 // validate checks the fields and fills defaults.
 func (cfg *ListenConfig) validate() error {
-	if err := validServiceName(cfg.Service); err != nil {
+	if err := mux.ValidateServiceName(cfg.Service); err != nil {
 		return configError("Service", "%q: %v", cfg.Service, err)
 	}
 	if cfg.SocketDir == "" {

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/podwire/podwire/mux"
 	"google.golang.org/grpc/resolver"
 )
 
@@ -76,7 +77,7 @@ func (b *resolverBuilder) Build(t resolver.Target, cc resolver.ClientConn, _ res
 		}
 	}
 	service := t.Endpoint()
-	if err := validServiceName(service); err != nil {
+	if err := mux.ValidateServiceName(service); err != nil {
 		return nil, &TargetError{Target: t.String(), Reason: err.Error()}
 	}
 	// The resolver's selections end when it closes or its Client does.

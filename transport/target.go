@@ -4,6 +4,8 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+
+	"github.com/podwire/podwire/mux"
 )
 
 // targetKind is the form of a dial target.
@@ -22,9 +24,6 @@ type target struct {
 	kind targetKind
 	addr string // service name, socket path, abstract name, or host:port
 }
-
-// maxServiceName is the longest service name (a DNS label).
-const maxServiceName = 63
 
 // parseTarget parses the targets Dial accepts. It never touches the network.
 func parseTarget(s string) (target, error) {
@@ -57,7 +56,9 @@ func parseTarget(s string) (target, error) {
 		}
 		return target{kind: targetTCP, addr: hp}, nil
 	}
-	if err := validServiceName(s); err != nil {
+	// A bare name: mux.ValidateServiceName is the one rule for service
+	// names (Dial, Listen, certs, the podwire.wire.v1 header, sidecar config).
+	if err := mux.ValidateServiceName(s); err != nil {
 		return target{}, &TargetError{Target: s, Reason: err.Error()}
 	}
 	return target{kind: targetName, addr: s}, nil
@@ -91,33 +92,6 @@ func atoiPort(s string) (int, bool) {
 		n = n*10 + int(c-'0')
 	}
 	return n, n <= 65535
-}
-
-// serviceNameError explains why a service name is invalid.
-type serviceNameError string
-
-func (e serviceNameError) Error() string { return string(e) }
-
-// validServiceName reports whether s is a DNS label: 1 to 63 bytes of
-// lower-case letters, digits and '-', starting with a letter and not ending
-// with '-'. This is also the rule of the podwire.wire.v1 header.
-func validServiceName(s string) error {
-	if s == "" || len(s) > maxServiceName {
-		return serviceNameError("a service name is 1 to 63 bytes")
-	}
-	if s[0] < 'a' || s[0] > 'z' {
-		return serviceNameError("a service name starts with a lower-case letter")
-	}
-	if s[len(s)-1] == '-' {
-		return serviceNameError("a service name does not end with '-'")
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
-			return serviceNameError("a service name has only lower-case letters, digits and '-'")
-		}
-	}
-	return nil
 }
 
 // isLoopbackHost reports whether host is "localhost" or a loopback IP.

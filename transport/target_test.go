@@ -5,6 +5,8 @@ import (
 	"net"
 	"strings"
 	"testing"
+
+	"github.com/podwire/podwire/mux"
 )
 
 func TestParseTarget(t *testing.T) {
@@ -62,7 +64,7 @@ func FuzzParseTarget(f *testing.F) {
 		}
 		switch got.kind {
 		case targetName:
-			if validServiceName(got.addr) != nil || got.addr != s {
+			if mux.ValidateServiceName(got.addr) != nil || got.addr != s {
 				t.Fatalf("parseTarget(%q) accepted invalid name %q", s, got.addr)
 			}
 		case targetUnix:

@@ -19,8 +19,9 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"time"
+
+	"github.com/podwire/podwire/mux"
 )
 
 // DefaultTrustDomain is the SPIFFE trust domain when none is given.
@@ -54,9 +55,6 @@ func WithValidity(notBefore, notAfter time.Time) Option {
 
 // WithNewCA makes a new CA even if DIR/ca.crt and DIR/ca.key exist.
 func WithNewCA() Option { return optionFunc(func(c *config) { c.newCA = true }) }
-
-// dnsLabel is the service name rule (a DNS label).
-var dnsLabel = regexp.MustCompile(`^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$`)
 
 // Write makes DIR (0700 if missing), reuses DIR/ca.crt and DIR/ca.key when
 // both exist (else writes a new CA), and writes DIR/NAME.crt and
@@ -94,8 +92,8 @@ func (c config) validate(services []string) error {
 		return fmt.Errorf("%w: no service names; pass at least one (e.g. --service inventory)", ErrBadInput)
 	}
 	for _, s := range services {
-		if !dnsLabel.MatchString(s) {
-			return fmt.Errorf("%w: service %q: use 1-63 lower-case letters, digits and '-', starting with a letter", ErrBadInput, s)
+		if err := mux.ValidateServiceName(s); err != nil {
+			return fmt.Errorf("%w: %w", ErrBadInput, err)
 		}
 	}
 	if u, err := url.Parse("spiffe://" + c.trustDomain); err != nil || u.Host != c.trustDomain || c.trustDomain == "" {
