@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/podwire/podwire/mux"
+	"github.com/podwire/podwire/mux/muxprom"
 )
 
 // ErrClientClosed is returned by a Client's Dial, and by the dials of its
@@ -129,7 +130,7 @@ func NewClient(opts ...ClientOption) (*Client, error) {
 		if err := m.register(o.reg); err != nil {
 			return nil, err
 		}
-		o.pool.Session.Metrics = mux.NewPrometheusMetrics(o.reg)
+		o.pool.Session.Metrics = muxprom.New(o.reg)
 	}
 	c := &Client{base: o.dial, pool: o.pool, m: m}
 	c.init.Do(c.setup)
