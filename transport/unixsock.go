@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -62,6 +63,7 @@ type UnixListener struct {
 	path string
 	info os.FileInfo // the socket file as created, to avoid removing a successor's
 	lock *socketLock // held for the listener's life; serialises Listen on path
+	keep atomic.Bool // SetUnlinkOnClose(false): Close leaves the file
 
 	closeOnce sync.Once
 	closeErr  error
@@ -146,7 +148,7 @@ func (s *UnixListener) Path() string { return s.path }
 func (s *UnixListener) Close() error {
 	s.closeOnce.Do(func() {
 		err := ignoreClosed(s.ln.Close())
-		if fi, serr := os.Lstat(s.path); serr == nil && os.SameFile(fi, s.info) {
+		if fi, serr := os.Lstat(s.path); serr == nil && !s.keep.Load() && os.SameFile(fi, s.info) {
 			if rerr := os.Remove(s.path); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) && err == nil {
 				err = rerr
 			}
@@ -157,6 +159,40 @@ func (s *UnixListener) Close() error {
 		s.closeErr = err
 	})
 	return s.closeErr
+}
+
+// SetUnlinkOnClose sets whether Close removes the socket file (default
+// true). A process that hands the socket to a successor (the sidecar's
+// restart) sets false, so the path keeps working while the successor
+// accepts on the same socket.
+func (s *UnixListener) SetUnlinkOnClose(unlink bool) { s.keep.Store(!unlink) }
+
+// File returns a duplicate of the listening socket's descriptor, for
+// passing to another process; closing it does not affect s.
+func (s *UnixListener) File() (*os.File, error) { return s.ln.File() }
+
+// UnixListenerFromFile adopts a listening Unix socket inherited from
+// another process (f is duplicated; the caller still closes it) that is
+// linked at path. It takes no lock file (the predecessor held it). Close
+// removes the file like a ListenUnix listener's unless
+// SetUnlinkOnClose(false).
+func UnixListenerFromFile(f *os.File, path string) (*UnixListener, error) {
+	ln, err := net.FileListener(f)
+	if err != nil {
+		return nil, fmt.Errorf("podwire/transport: adopt inherited socket %s: %w", path, err)
+	}
+	ul, ok := ln.(*net.UnixListener)
+	if !ok {
+		ln.Close()
+		return nil, fmt.Errorf("podwire/transport: inherited socket for %s is %s %q, not a Unix socket", path, ln.Addr().Network(), ln.Addr().String())
+	}
+	ul.SetUnlinkOnClose(false)
+	s := &UnixListener{ln: ul, path: path}
+	if s.info, err = os.Lstat(path); err != nil {
+		ul.Close()
+		return nil, fmt.Errorf("podwire/transport: stat inherited socket %s: %w (was it removed?)", path, err)
+	}
+	return s, nil
 }
 
 // ProbeUnix connects to the Unix socket path and closes the connection at
