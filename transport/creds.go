@@ -58,6 +58,8 @@ func serverAuthInfo(c net.Conn) (*AuthInfo, error) {
 		return tcpAuthInfo(x.RemoteAddr()), nil
 	case *tls.Conn:
 		return tlsAuthInfo(KindTLS, x, x.RemoteAddr())
+	case *h2Guard:
+		return tlsAuthInfo(KindTLS, x.Conn, x.RemoteAddr())
 	case *net.UnixConn:
 		cred, err := peerCred(x)
 		if err != nil {

@@ -368,7 +368,7 @@ func (l *Listener) routeTLS(c net.Conn) {
 	tc := c.(*tls.Conn)
 	switch proto := tc.ConnectionState().NegotiatedProtocol; proto {
 	case ALPNGRPC:
-		l.deliver(tc)
+		l.deliver(newH2Guard(tc, l.log))
 	case ALPNMux:
 		l.mux.start(tc)
 	default:

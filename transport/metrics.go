@@ -39,9 +39,9 @@ var handshakesRejected = prometheus.NewCounter(prometheus.CounterOpts{
 
 // Collectors returns the collectors of the package-level parts of
 // transport, for reg.MustRegister(transport.Collectors()...): DefaultClient's
-// podwire_transport_selections_total and the TLS listeners' handshake
-// rejections. Counting happens whether or not they are registered. A
+// podwire_transport_selections_total, the TLS listeners' handshake
+// rejections and h2 connections closed for rapid reset. Counting happens whether or not they are registered. A
 // Client of your own registers its collectors with WithRegisterer.
 func Collectors() []prometheus.Collector {
-	return []prometheus.Collector{DefaultClient.ready().m.selections, handshakesRejected}
+	return []prometheus.Collector{DefaultClient.ready().m.selections, handshakesRejected, h2ResetsClosed}
 }

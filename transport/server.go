@@ -24,6 +24,7 @@ type serverConfig struct {
 	log               *slog.Logger
 	connectionTimeout time.Duration
 	minPingInterval   time.Duration
+	maxStreams        uint32                // WithMaxConcurrentStreams
 	restrictHealth    bool                  // WithHealthToAll(false)
 	reg               prometheus.Registerer // WithMetrics; nil counts nothing
 }
@@ -55,13 +56,35 @@ func WithConnectionTimeout(d time.Duration) ServerOption {
 	})
 }
 
+// DefaultMaxConcurrentStreams is the HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS
+// a podwire server advertises (WithMaxConcurrentStreams).
+const DefaultMaxConcurrentStreams = 1000
+
+// WithMaxConcurrentStreams caps the streams (calls) one connection may
+// have open at once (grpc.MaxConcurrentStreams), which grpc-go advertises
+// to clients and uses to bound the handlers a connection runs, its defence
+// against HTTP/2 rapid reset. Default DefaultMaxConcurrentStreams (1000);
+// must be > 0.
+func WithMaxConcurrentStreams(n uint32) ServerOption {
+	return serverOptionFunc(func(c *serverConfig) error {
+		if n == 0 {
+			return configError("WithMaxConcurrentStreams", "must be > 0, got %d", n)
+		}
+		c.maxStreams = n
+		return nil
+	})
+}
+
 // ServerOptions returns the grpc server options of a podwire server:
 // credentials that report each caller's identity (PeerFrom), the
 // authorization interceptors (WithAllow; health and reflection open to any
 // authenticated peer unless WithHealthToAll(false)), the metrics of
-// WithMetrics, a connection setup timeout and keepalive enforcement. Serve a transport.Listener with the server.
+// WithMetrics, a connection setup timeout, keepalive enforcement and a cap
+// on concurrent streams per connection (WithMaxConcurrentStreams). Serve a
+// transport.Listener with the server.
 func ServerOptions(opts ...ServerOption) ([]grpc.ServerOption, error) {
-	c := &serverConfig{log: loggerOr(nil), connectionTimeout: 10 * time.Second, minPingInterval: 5 * time.Second}
+	c := &serverConfig{log: loggerOr(nil), connectionTimeout: 10 * time.Second, minPingInterval: 5 * time.Second,
+		maxStreams: DefaultMaxConcurrentStreams}
 	for _, o := range opts {
 		if err := o.applyServer(c); err != nil {
 			return nil, err
@@ -86,6 +109,7 @@ func ServerOptions(opts ...ServerOption) ([]grpc.ServerOption, error) {
 		grpc.ChainUnaryInterceptor(p.unary),
 		grpc.ChainStreamInterceptor(p.stream),
 		grpc.ConnectionTimeout(c.connectionTimeout),
+		grpc.MaxConcurrentStreams(c.maxStreams),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: c.minPingInterval, PermitWithoutStream: true}),
 	), nil
 }
