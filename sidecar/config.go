@@ -107,6 +107,13 @@ type Config struct {
 	// KeepAliveTimeout). Default 10s, as mux.DefaultConfig. Env:
 	// PODWIRE_KEEPALIVE_TIMEOUT.
 	KeepAliveTimeout time.Duration `yaml:"keepalive_timeout"`
+
+	// GOMAXPROCS is the Go scheduler's parallelism of the sidecar process,
+	// applied by Run (`podwire sidecar`). 0 means: the GOMAXPROCS
+	// environment variable if the operator set it, else DefaultGOMAXPROCS
+	// (1, measured: fewer cross-CPU wake-ups per proxied call), never above
+	// the container's CPU limit. Env: PODWIRE_GOMAXPROCS.
+	GOMAXPROCS int `yaml:"gomaxprocs"`
 }
 
 // TLSFiles names the PEM files of the sidecar's identity. They are
@@ -281,6 +288,13 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 		}
 		c.AllowSharedSocketDir = b
 	}
+	if v, ok := lookup("PODWIRE_GOMAXPROCS"); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return &ConfigError{Field: "PODWIRE_GOMAXPROCS", Reason: fmt.Sprintf("%q is not a whole number; write e.g. 1", v)}
+		}
+		c.GOMAXPROCS = n
+	}
 	if v, ok := lookup("PODWIRE_MAX_PENDING_HANDSHAKES"); ok {
 		n, err := strconv.Atoi(v)
 		if err != nil {
@@ -331,6 +345,9 @@ func (c Config) Validate() error {
 		if d.v <= 0 {
 			return &ConfigError{Field: d.field, Reason: fmt.Sprintf("%v must be positive; write e.g. 10s", d.v)}
 		}
+	}
+	if c.GOMAXPROCS < 0 {
+		return &ConfigError{Field: "gomaxprocs", Reason: fmt.Sprintf("%d is negative; write 0 for the default or e.g. 1", c.GOMAXPROCS)}
 	}
 	if c.MaxPendingHandshakes <= 0 {
 		return &ConfigError{Field: "max_pending_handshakes", Reason: fmt.Sprintf("%d must be positive; write e.g. %d", c.MaxPendingHandshakes, transport.DefaultMaxPendingHandshakes)}

@@ -22,6 +22,8 @@ func Run(ctx context.Context, cfg Config, opts ...Option) error {
 	if err != nil {
 		return err
 	}
+	procs, src := cfg.applyGOMAXPROCS(os.LookupEnv)
+	s.log.Info("scheduler", "gomaxprocs", procs, "source", src)
 	if err := s.Start(ctx); err != nil {
 		return err
 	}

@@ -18,6 +18,7 @@ type Snapshot struct {
 	Listeners  []ListenerInfo `json:"listeners"`
 	Sessions   []SessionInfo  `json:"sessions"`
 	Upstreams  []FlowInfo     `json:"upstreams"`
+	Runtime    RuntimeInfo    `json:"runtime"`
 }
 
 // ListenerInfo is one socket the sidecar accepts on.
@@ -62,6 +63,7 @@ func (s *Sidecar) Snapshot() Snapshot {
 	snap := Snapshot{
 		Ready: reason == "", NotReady: reason, Draining: s.draining.Load(),
 		SocketDir: s.cfg.SocketDir, Listeners: []ListenerInfo{}, Sessions: []SessionInfo{}, Upstreams: []FlowInfo{},
+		Runtime: readRuntime(),
 	}
 	if ns := s.started.Load(); ns != 0 {
 		snap.UptimeSecs = time.Since(time.Unix(0, ns)).Seconds()
