@@ -19,20 +19,20 @@ import (
 // syscall.Conn, on purpose: a TLS conn must never be read underneath, so
 // *tls.Conn stays on the private buffer, as it does in bare grpc-go.
 
-// serverConn is a connection accepted by a Listener, carrying the identity
-// read at accept time. Until the first bytes arrive it has a read deadline
+// serverConn is a connection accepted by a Listener on a Unix socket or
+// loopback TCP, an AuthConn carrying the identity read at accept time.
+// Until the first bytes arrive it has a read deadline
 // (Config.FirstByteTimeout); the first successful Read, or any deadline set
 // by the consumer (grpc sets its own), disarms it.
 type serverConn struct {
 	net.Conn
-	kind  Kind
-	cred  ucred
+	ai    *AuthInfo
 	armed atomic.Bool // first-byte deadline still ours to clear
 }
 
-// newServerConn wraps c and arms the first-byte deadline.
-func newServerConn(c net.Conn, kind Kind, cred ucred, firstByte time.Duration) *serverConn {
-	sc := &serverConn{Conn: c, kind: kind, cred: cred}
+// newServerConn wraps c with its identity and arms the first-byte deadline.
+func newServerConn(c net.Conn, ai *AuthInfo, firstByte time.Duration) *serverConn {
+	sc := &serverConn{Conn: c, ai: ai}
 	if firstByte > 0 {
 		sc.armed.Store(true)
 		_ = c.SetReadDeadline(time.Now().Add(firstByte))
@@ -61,6 +61,12 @@ func (c *serverConn) SetReadDeadline(t time.Time) error {
 	return c.Conn.SetReadDeadline(t)
 }
 
+// AuthInfo returns the identity read at accept time.
+func (c *serverConn) AuthInfo() *AuthInfo { return c.ai }
+
+// NetConn returns the accepted socket.
+func (c *serverConn) NetConn() net.Conn { return c.Conn }
+
 // forGRPC returns the socket under c once the first-byte deadline is no
 // longer ours (grpc sets its own connection deadline before the
 // handshake), so grpc can pool its read buffer; while the deadline is
@@ -72,28 +78,31 @@ func (c *serverConn) forGRPC() net.Conn {
 	return c.Conn
 }
 
-// clientConn is a connection made by podwire's dialer, tagged with the
-// transport it was dialed for so the client credentials know what to do.
+// clientConn is a connection made by podwire's dialer. Over a Unix socket
+// (identity from SO_PEERCRED at dial) and loopback TCP (no identity) it is
+// an AuthConn at once; over TLS ai is nil and the client credentials run
+// the handshake that identifies the server.
 type clientConn struct {
 	net.Conn
-	kind       Kind
-	cred       ucred  // unix: the server process
-	serverName string // tls: name to verify
+	ai         *AuthInfo // nil until a handshake identified the peer
+	serverName string    // tls: name to verify, "" for the authority's host
 }
 
-// readyStream is a mux stream handed to grpc: ReadOnReady lets grpc hold a
-// pooled read buffer only while bytes are waiting, instead of a private
-// 32 KiB one per channel end.
-type readyStream struct {
-	net.Conn
+// AuthInfo returns the identity read at dial time, or nil for TLS.
+func (c *clientConn) AuthInfo() *AuthInfo { return c.ai }
+
+// NetConn returns the dialed socket.
+func (c *clientConn) NetConn() net.Conn { return c.Conn }
+
+// forGRPC returns the socket itself for Unix and TCP conns (see above).
+func (c *clientConn) forGRPC() net.Conn {
+	if c.ai != nil {
+		return c.Conn
+	}
+	return c
 }
 
-// ReadOnReady implements grpc's readyreader.Reader for mux streams.
-func (c readyStream) ReadOnReady(bufSize int, pool mem.BufferPool) (*[]byte, int, error) {
-	return readOnReady(c.Conn, bufSize, pool)
-}
-
-// readOnReady waits until the mux stream c has bytes, then takes a buffer
+// readOnReady (for mux streams, see authStream) waits until the mux stream c has bytes, then takes a buffer
 // of bufSize from pool and reads into it. A zero-length Read on a mux
 // stream blocks until data is buffered (or the stream ends) and consumes
 // nothing, so the buffer is only taken once the read that follows will not

@@ -58,14 +58,18 @@ func TestHandshakesHandGRPCTheSocket(t *testing.T) {
 	}{{"unix", KindUnix}, {"tcp", KindTCP}} {
 		t.Run(tt.network, func(t *testing.T) {
 			c, s := socketPair(t, tt.network)
-			got, _, err := clientCreds{}.ClientHandshake(ctxT(t), "localhost", &clientConn{Conn: c, kind: tt.kind})
+			ai := tcpAuthInfo(c.RemoteAddr())
+			if tt.kind == KindUnix {
+				ai = unixAuthInfo(unknownCred, c.RemoteAddr())
+			}
+			got, _, err := clientCreds{}.ClientHandshake(ctxT(t), "localhost", &clientConn{Conn: c, ai: ai})
 			if err != nil {
 				t.Fatal(err)
 			}
 			if got != c {
 				t.Errorf("ClientHandshake returned %T, want the dialed %T", got, c)
 			}
-			sc := newServerConn(s, tt.kind, unknownCred, time.Minute)
+			sc := newServerConn(s, ai, time.Minute)
 			if got, _, _ := (serverCreds{}).ServerHandshake(sc); got != sc {
 				t.Errorf("ServerHandshake with the first-byte deadline armed returned %T, want the *serverConn", got)
 			}
@@ -126,10 +130,10 @@ func muxStreamPair(tb testing.TB) (opened, accepted net.Conn) {
 // nothing after the stream ends.
 func TestReadOnReadyHoldsNoBufferWhileIdle(t *testing.T) {
 	opened, accepted := muxStreamPair(t)
-	rs := grpcConn(accepted)
-	rr, ok := rs.(readyStream)
+	rs := grpcConn(&authStream{Conn: accepted, ai: tcpAuthInfo(accepted.RemoteAddr())})
+	rr, ok := rs.(*authStream)
 	if !ok {
-		t.Fatalf("grpcConn(mux stream) = %T, want readyStream", rs)
+		t.Fatalf("grpcConn(mux stream) = %T, want *authStream", rs)
 	}
 	pool := &countingPool{}
 	type result struct {
@@ -198,7 +202,7 @@ func benchMuxPingPong(b *testing.B, mode string, size int) {
 				br := bufio.NewReaderSize(accepted, 32<<10)
 				read = func(p []byte) error { _, err := io.ReadFull(br, p); return err }
 			default:
-				rs := readyStream{Conn: accepted}
+				rs := &authStream{Conn: accepted}
 				pool := mem.DefaultBufferPool()
 				read = func(p []byte) error {
 					for got := 0; got < len(p); {

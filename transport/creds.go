@@ -8,67 +8,43 @@ import (
 	"net"
 
 	"google.golang.org/grpc/credentials"
-
-	"github.com/podwire/podwire/mux"
 )
 
 // securityProtocol is what podwire's credentials report in ProtocolInfo.
 const securityProtocol = "podwire"
 
 // serverCreds are the grpc TransportCredentials of a podwire server: they
-// attach an *AuthInfo to every connection the Listener accepted (identity
-// was established at accept or TLS handshake time).
+// attach the *AuthInfo that the Listener's handshake (SO_PEERCRED at
+// accept, the TLS handshake of the connection or of its mux session)
+// produced with every connection.
 type serverCreds struct{}
 
-// ServerHandshake records the identity of c.
+// ServerHandshake returns the identity c carries (AuthInfoOf). A conn
+// from a listener podwire did not make is identified here instead.
 func (serverCreds) ServerHandshake(c net.Conn) (net.Conn, credentials.AuthInfo, error) {
-	ai, err := serverAuthInfo(c)
+	if ai, ok := AuthInfoOf(c); ok {
+		return grpcConn(c), ai, nil
+	}
+	ai, err := identify(c)
 	if err != nil {
 		return nil, nil, err
 	}
-	return grpcConn(c), ai, nil
+	return c, ai, nil
 }
 
-// grpcConn is the conn grpc's framer reads from: the bare socket for Unix
-// and plaintext TCP conns and a readyStream for mux streams, so grpc pools
-// their read buffers (see conn.go); TLS conns as they are.
-func grpcConn(c net.Conn) net.Conn {
-	switch x := c.(type) {
-	case *serverConn:
-		return x.forGRPC()
-	case *clientConn:
-		if x.kind == KindUnix || x.kind == KindTCP {
-			return x.Conn
-		}
-	case *pooledConn, readyStream:
-		return c
-	case interface{ Session() *mux.Session }:
-		return readyStream{Conn: c}
+// identify runs the identifying step on a conn that no podwire handshake
+// produced (a listener or dialer of the caller's): the TLS state of a
+// *tls.Conn, SO_PEERCRED of a Unix socket, else no identity (plaintext).
+func identify(c net.Conn) (*AuthInfo, error) {
+	if tc, ok := c.(*tls.Conn); ok {
+		return tlsAuthInfo(KindTLS, tc, tc.RemoteAddr())
 	}
-	return c
-}
-
-// serverAuthInfo maps each kind of accepted conn to its identity.
-func serverAuthInfo(c net.Conn) (*AuthInfo, error) {
-	switch x := c.(type) {
-	case *serverConn:
-		if x.kind == KindUnix {
-			return unixAuthInfo(x.cred, x.RemoteAddr()), nil
-		}
-		return tcpAuthInfo(x.RemoteAddr()), nil
-	case *tls.Conn:
-		return tlsAuthInfo(KindTLS, x, x.RemoteAddr())
-	case *h2Guard:
-		return tlsAuthInfo(KindTLS, x.Conn, x.RemoteAddr())
-	case *net.UnixConn:
-		cred, err := peerCred(x)
+	if c.LocalAddr().Network() == "unix" {
+		cred, err := peerCred(c)
 		if err != nil {
 			return nil, err
 		}
-		return unixAuthInfo(cred, x.RemoteAddr()), nil
-	}
-	if ai, ok, err := muxAuthInfo(c); ok {
-		return ai, err
+		return unixAuthInfo(cred, c.RemoteAddr()), nil
 	}
 	return tcpAuthInfo(c.RemoteAddr()), nil
 }
@@ -102,6 +78,16 @@ func tlsAuthInfo(kind Kind, tc *tls.Conn, addr net.Addr) (*AuthInfo, error) {
 	}, nil
 }
 
+// withTLSIdentity returns tc as an AuthConn of kind (KindTLS for h2,
+// KindMuxTLS for a mux session's connection).
+func withTLSIdentity(kind Kind, tc *tls.Conn) (*authConn, error) {
+	ai, err := tlsAuthInfo(kind, tc, tc.RemoteAddr())
+	if err != nil {
+		return nil, err
+	}
+	return &authConn{Conn: tc, ai: ai}, nil
+}
+
 // ClientHandshake is not used on a server.
 func (serverCreds) ClientHandshake(context.Context, string, net.Conn) (net.Conn, credentials.AuthInfo, error) {
 	return nil, nil, errors.New("podwire/transport: server credentials used by a client; use transport.Dial")
@@ -124,38 +110,29 @@ type clientCreds struct {
 	cfg *dialConfig
 }
 
-// ClientHandshake secures and identifies a conn from podwire's dialer (or
-// grpc's default dialer, for grpc.NewClient with the podwire resolver).
+// ClientHandshake returns the identity a conn from podwire's dialer
+// already carries (Unix socket, loopback TCP, mux stream), else runs the
+// TLS handshake that identifies the server: for a tls:// conn of the
+// dialer, or a raw conn from grpc's own dialer (grpc.NewClient with the
+// podwire resolver but another dialer).
 func (c clientCreds) ClientHandshake(ctx context.Context, authority string, raw net.Conn) (net.Conn, credentials.AuthInfo, error) {
-	switch x := raw.(type) {
-	case *clientConn:
-		switch x.kind {
-		case KindUnix:
-			return grpcConn(x), unixAuthInfo(x.cred, x.RemoteAddr()), nil
-		case KindTCP:
-			return grpcConn(x), tcpAuthInfo(x.RemoteAddr()), nil
-		case KindTLS:
-			name := x.serverName
-			if name == "" {
-				name = hostOf(authority)
-			}
-			return c.handshakeTLS(ctx, x.Conn, name)
-		}
-	case *net.UnixConn:
-		cred, err := peerCred(x)
-		if err != nil {
-			return nil, nil, err
-		}
-		return x, unixAuthInfo(cred, x.RemoteAddr()), nil
-	}
-	if ai, ok, err := muxAuthInfo(raw); ok {
-		if err != nil {
-			return nil, nil, err
-		}
+	if ai, ok := AuthInfoOf(raw); ok {
 		return grpcConn(raw), ai, nil
 	}
-	// A raw TCP conn from grpc's own dialer: TLS to the authority.
-	return c.handshakeTLS(ctx, raw, hostOf(authority))
+	name := hostOf(authority)
+	if cc, ok := raw.(*clientConn); ok {
+		if cc.serverName != "" {
+			name = cc.serverName
+		}
+		raw = cc.Conn
+	} else if raw.LocalAddr().Network() == "unix" {
+		ai, err := identify(raw)
+		if err != nil {
+			return nil, nil, err
+		}
+		return raw, ai, nil
+	}
+	return c.handshakeTLS(ctx, raw, name)
 }
 
 // handshakeTLS runs a client TLS handshake offering ALPN h2.

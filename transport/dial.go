@@ -303,7 +303,8 @@ const (
 )
 
 // dial is grpc's ContextDialer: it dials the address forms the resolver and
-// grpcTarget produce, tagging each conn for the credentials.
+// grpcTarget produce; Unix, TCP and mux conns carry their identity, TLS
+// conns get it from the credentials' handshake.
 func (c *dialConfig) dial(ctx context.Context, addr string) (net.Conn, error) {
 	switch {
 	case strings.HasPrefix(addr, addrAbstract):
@@ -321,13 +322,13 @@ func (c *dialConfig) dial(ctx context.Context, addr string) (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &clientConn{Conn: conn, kind: KindTLS}, nil
+		return &clientConn{Conn: conn}, nil
 	case strings.HasPrefix(addr, addrTCP):
 		conn, err := c.tuning.dialTCP(ctx, strings.TrimPrefix(addr, addrTCP))
 		if err != nil {
 			return nil, err
 		}
-		return &clientConn{Conn: conn, kind: KindTCP}, nil
+		return &clientConn{Conn: conn, ai: tcpAuthInfo(conn.RemoteAddr())}, nil
 	case strings.HasPrefix(addr, addrMux):
 		service, hostport, ok := strings.Cut(strings.TrimPrefix(addr, addrMux), "@")
 		if !ok {
@@ -350,5 +351,5 @@ func (c *dialConfig) dialUnix(ctx context.Context, path string) (net.Conn, error
 		conn.Close()
 		return nil, err
 	}
-	return &clientConn{Conn: conn, kind: KindUnix, cred: cred}, nil
+	return &clientConn{Conn: conn, ai: unixAuthInfo(cred, conn.RemoteAddr())}, nil
 }

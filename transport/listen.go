@@ -241,13 +241,13 @@ func (l *Listener) handleUnix(c net.Conn) {
 		c.Close()
 		return
 	}
-	l.deliver(newServerConn(c, KindUnix, cred, l.tcfg.FirstByteTimeout))
+	l.deliver(newServerConn(c, unixAuthInfo(cred, c.RemoteAddr()), l.tcfg.FirstByteTimeout))
 }
 
 // handlePlain delivers a loopback plaintext conn.
 func (l *Listener) handlePlain(c net.Conn) {
 	_ = l.tcfg.tuneTCP(c)
-	l.deliver(newServerConn(c, KindTCP, unknownCred, l.tcfg.FirstByteTimeout))
+	l.deliver(newServerConn(c, tcpAuthInfo(c.RemoteAddr()), l.tcfg.FirstByteTimeout))
 }
 
 // deliver hands c to Accept, or closes it if the Listener closes first.
@@ -368,7 +368,13 @@ func (l *Listener) routeTLS(c net.Conn) {
 	tc := c.(*tls.Conn)
 	switch proto := tc.ConnectionState().NegotiatedProtocol; proto {
 	case ALPNGRPC:
-		l.deliver(newH2Guard(tc, l.log))
+		ai, err := tlsAuthInfo(KindTLS, tc, tc.RemoteAddr())
+		if err != nil {
+			l.log.Warn("podwire: TLS connection without identity; closing", "remote", tc.RemoteAddr().String(), "err", err)
+			tc.Close()
+			return
+		}
+		l.deliver(&authConn{Conn: newH2Guard(tc, l.log), ai: ai})
 	case ALPNMux:
 		l.mux.start(tc)
 	default:

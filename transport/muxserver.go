@@ -5,10 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"net"
-	"runtime"
 	"sync"
-	"weak"
 
 	"github.com/podwire/podwire/mux"
 	wirev1 "github.com/podwire/podwire/proto/podwire/wire/v1"
@@ -48,9 +45,16 @@ func newMuxServer(l *Listener, cfg mux.Config) *muxServer {
 	return &muxServer{l: l, cfg: cfg, hard: hard, cancelHard: cancel, sessions: map[*mux.Session]string{}}
 }
 
-// start runs a server session on a handshaken TLS conn.
+// start runs a server session on a handshaken TLS conn; its streams carry
+// the identity of that handshake.
 func (m *muxServer) start(tc *tls.Conn) {
-	sess, err := mux.Server(tc, m.cfg)
+	ac, err := withTLSIdentity(KindMuxTLS, tc)
+	if err != nil {
+		m.l.log.Warn("podwire: mux connection without identity; closing", "remote", tc.RemoteAddr().String(), "err", err)
+		tc.Close()
+		return
+	}
+	sess, err := mux.Server(ac, m.cfg)
 	if err != nil {
 		m.l.log.Warn("podwire: starting mux session failed", "remote", tc.RemoteAddr().String(), "err", err)
 		tc.Close()
@@ -65,11 +69,11 @@ func (m *muxServer) start(tc *tls.Conn) {
 	m.sessions[sess] = tc.RemoteAddr().String()
 	m.wg.Add(1)
 	m.mu.Unlock()
-	go m.acceptLoop(sess)
+	go m.acceptLoop(sess, ac.ai)
 }
 
 // acceptLoop accepts streams until the session ends.
-func (m *muxServer) acceptLoop(sess *mux.Session) {
+func (m *muxServer) acceptLoop(sess *mux.Session, ai *AuthInfo) {
 	defer m.wg.Done()
 	defer func() {
 		m.mu.Lock()
@@ -84,13 +88,13 @@ func (m *muxServer) acceptLoop(sess *mux.Session) {
 		m.wg.Add(1)
 		go func() {
 			defer m.wg.Done()
-			m.handleStream(c)
+			m.handleStream(&authStream{Conn: c, ai: ai})
 		}()
 	}
 }
 
 // handleStream reads the header and accepts or refuses the stream.
-func (m *muxServer) handleStream(c net.Conn) {
+func (m *muxServer) handleStream(c *authStream) {
 	h, err := mux.ReadStreamHeader(c, m.cfg.HeaderTimeout)
 	if err != nil {
 		var he *mux.HeaderError
@@ -161,39 +165,6 @@ func (m *muxServer) wait(ctx context.Context) error {
 		<-done
 		return ctx.Err()
 	}
-}
-
-// sessionAuth holds the AuthInfo of each live mux session, keyed by a
-// weak pointer to it: every channel (stream) of a session shares one
-// read-only AuthInfo instead of a copy of the TLS state each, and an entry
-// goes when its session is collected.
-var sessionAuth sync.Map // weak.Pointer[mux.Session] -> *AuthInfo
-
-// muxAuthInfo recognizes a mux stream and reports the identity of its
-// session's TLS peer (kind mux+tls). ok is false for other conns.
-func muxAuthInfo(c net.Conn) (*AuthInfo, bool, error) {
-	sc, ok := c.(interface{ Session() *mux.Session })
-	if !ok {
-		return nil, false, nil
-	}
-	sess := sc.Session()
-	key := weak.Make(sess)
-	if ai, ok := sessionAuth.Load(key); ok {
-		return ai.(*AuthInfo), true, nil
-	}
-	tc, ok := sess.Conn().(*tls.Conn)
-	if !ok {
-		return nil, true, fmt.Errorf("podwire/transport: mux session over %T, not TLS; podwire requires TLS under mux", sess.Conn())
-	}
-	ai, err := tlsAuthInfo(KindMuxTLS, tc, tc.RemoteAddr())
-	if err != nil {
-		return nil, true, err
-	}
-	if got, loaded := sessionAuth.LoadOrStore(key, ai); loaded {
-		return got.(*AuthInfo), true, nil
-	}
-	runtime.AddCleanup(sess, func(k weak.Pointer[mux.Session]) { sessionAuth.Delete(k) }, key)
-	return ai, true, nil
 }
 
 // alpn is the protocols the TLS port offers.

@@ -28,7 +28,11 @@ func muxSession(tb testing.TB, addr, certDir, name string) *mux.Session {
 	if err != nil {
 		tb.Fatalf("tls.Dial: %v", err)
 	}
-	sess, err := mux.Client(tc, mux.DefaultConfig())
+	ac, err := withTLSIdentity(KindMuxTLS, tc) // as a Client's pool dials
+	if err != nil {
+		tb.Fatalf("identity: %v", err)
+	}
+	sess, err := mux.Client(ac, mux.DefaultConfig())
 	if err != nil {
 		tb.Fatalf("mux.Client: %v", err)
 	}
@@ -43,7 +47,12 @@ func TestMuxStreamsServeGRPC(t *testing.T) {
 	cc, err := grpc.NewClient("passthrough:///inventory",
 		grpc.WithTransportCredentials(clientCreds{}),
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
-			return sess.DialService(ctx, &wirev1.StreamHeader{Version: 1, Service: "inventory", Payload: wirev1.Payload_PAYLOAD_GRPC})
+			c, err := sess.DialService(ctx, &wirev1.StreamHeader{Version: 1, Service: "inventory", Payload: wirev1.Payload_PAYLOAD_GRPC})
+			if err != nil {
+				return nil, err
+			}
+			ai, _ := AuthInfoOf(sess.Conn())
+			return &authStream{Conn: c, ai: ai}, nil
 		}))
 	if err != nil {
 		t.Fatalf("NewClient: %v", err)
@@ -119,22 +128,33 @@ func writeRawHeader(w io.Writer, h *wirev1.StreamHeader) error {
 	return err
 }
 
-// TestMuxStreamsShareAuthInfo: every stream of a session reports the
-// session's peer through one shared AuthInfo, not a copy per channel.
+// TestMuxStreamsShareAuthInfo: every stream the Listener accepts from one
+// mux session carries the session's identity through one shared AuthInfo
+// (made by the session's TLS handshake), not a copy per channel.
 func TestMuxStreamsShareAuthInfo(t *testing.T) {
 	dir := testCertDir(t, "inventory", "client")
-	s := startServer(t, serverTLS(ListenConfig{Service: "inventory", NoUnix: true}, dir, "inventory"))
-	sess := muxSession(t, s.ln.TLSAddr().String(), dir, "client")
+	ln, err := Listen(ctxT(t), serverTLS(ListenConfig{Service: "inventory", NoUnix: true, Logger: testLogger(t)}, dir, "inventory"))
+	if err != nil {
+		t.Fatalf("Listen: %v", err)
+	}
+	defer ln.Close()
+	sess := muxSession(t, ln.TLSAddr().String(), dir, "client")
 	var infos []*AuthInfo
 	for range 2 {
-		c, err := sess.Open(ctxT(t))
+		accepted := acceptOne(ln)
+		c, err := sess.DialService(ctxT(t), &wirev1.StreamHeader{Version: mux.HeaderVersion, Service: "inventory"})
 		if err != nil {
-			t.Fatalf("Open: %v", err)
+			t.Fatalf("DialService: %v", err)
 		}
 		defer c.Close()
-		ai, ok, err := muxAuthInfo(c)
-		if !ok || err != nil {
-			t.Fatalf("muxAuthInfo = %v, %v, want a mux+tls identity", ok, err)
+		sc := <-accepted
+		if sc == nil {
+			t.Fatal("Accept failed")
+		}
+		defer sc.Close()
+		ai, ok := AuthInfoOf(sc)
+		if !ok {
+			t.Fatalf("AuthInfoOf(accepted %T) = false, want the session's identity", sc)
 		}
 		infos = append(infos, ai)
 	}
@@ -144,7 +164,10 @@ func TestMuxStreamsShareAuthInfo(t *testing.T) {
 	if got, want := infos[0].Peer.Transport, KindMuxTLS; got != want {
 		t.Errorf("Peer.Transport = %v, want %v", got, want)
 	}
-	if infos[0].Peer.Addr.String() != s.ln.TLSAddr().String() {
-		t.Errorf("Peer.Addr = %v, want the server's %v", infos[0].Peer.Addr, s.ln.TLSAddr())
+	if got := infos[0].Peer.DNSNames; len(got) == 0 || got[0] != "client" {
+		t.Errorf("Peer.DNSNames = %v, want the client certificate's [client]", got)
+	}
+	if infos[0].Peer.Addr.String() != sess.Addr().String() {
+		t.Errorf("Peer.Addr = %v, want the client's %v", infos[0].Peer.Addr, sess.Addr())
 	}
 }

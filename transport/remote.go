@@ -3,6 +3,7 @@ package transport
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -88,13 +89,24 @@ func (c *Client) releasePool(e *poolEntry) {
 
 // dialMuxTLS is the pool's Dial: TCP, then TLS offering only podwire-mux/1,
 // verifying the server as the service named in addr ("service@host:port").
+// The conn carries the server's identity, which every stream of the
+// session shares (pooledConn.AuthInfo).
 func (c *dialConfig) dialMuxTLS(ctx context.Context, addr string) (net.Conn, error) {
 	service, hostport, _ := strings.Cut(addr, "@")
 	conf, err := c.tlsClientConfig(service, []string{ALPNMux})
 	if err != nil {
 		return nil, err
 	}
-	return DialMuxTLS(ctx, hostport, conf, c.tuning)
+	tc, err := DialMuxTLS(ctx, hostport, conf, c.tuning)
+	if err != nil {
+		return nil, err
+	}
+	ac, err := withTLSIdentity(KindMuxTLS, tc)
+	if err != nil {
+		tc.Close()
+		return nil, err
+	}
+	return ac, nil
 }
 
 // DialMuxTLS dials hostport over TCP with cfg's socket options, runs the
@@ -141,23 +153,32 @@ func (c *dialConfig) dialRemote(ctx context.Context, service, hostport string) (
 		c.client.releasePool(e)
 		return nil, err
 	}
-	return &pooledConn{Conn: conn, client: c.client, entry: e}, nil
+	ai, ok := AuthInfoOf(conn.(interface{ Session() *mux.Session }).Session().Conn())
+	if !ok {
+		conn.Close()
+		c.client.releasePool(e)
+		return nil, errors.New("podwire/transport: mux session without the server's identity; this is a bug")
+	}
+	return &pooledConn{Conn: conn, ai: ai, client: c.client, entry: e}, nil
 }
 
-// pooledConn is a mux stream that holds a ref on its pool until closed.
+// pooledConn is a mux stream that holds a ref on its pool until closed,
+// an AuthConn with the identity of its session's server.
 type pooledConn struct {
 	net.Conn
+	ai     *AuthInfo // shared by every stream of the session
 	client *Client
 	entry  *poolEntry
 	once   sync.Once
 }
 
-// Session returns the stream's mux session (for identity).
-func (c *pooledConn) Session() *mux.Session {
-	return c.Conn.(interface{ Session() *mux.Session }).Session()
-}
+// AuthInfo returns the identity of the session's server.
+func (c *pooledConn) AuthInfo() *AuthInfo { return c.ai }
 
-// ReadOnReady lets grpc pool the channel's read buffer (see readyStream).
+// NetConn returns the mux stream.
+func (c *pooledConn) NetConn() net.Conn { return c.Conn }
+
+// ReadOnReady lets grpc pool the channel's read buffer (see authStream).
 func (c *pooledConn) ReadOnReady(bufSize int, pool mem.BufferPool) (*[]byte, int, error) {
 	return readOnReady(c.Conn, bufSize, pool)
 }
