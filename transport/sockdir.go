@@ -165,7 +165,8 @@ func (c *dialConfig) dialNamedUnix(ctx context.Context, path string) (net.Conn, 
 	if err != nil {
 		return nil, err
 	}
-	if err := checkServerOwner(path, conn.(*clientConn).cred); err != nil {
+	p := conn.(*clientConn).ai.Peer // SO_PEERCRED, read at dial
+	if err := checkServerOwner(path, ucred{uid: p.UID, gid: p.GID, pid: p.PID}); err != nil {
 		conn.Close()
 		return nil, err
 	}
