@@ -1,6 +1,7 @@
 package sidecar
 
 import (
+	"github.com/podwire/podwire/internal/statusapi"
 	"runtime"
 	rtmetrics "runtime/metrics"
 	"strconv"
@@ -18,15 +19,7 @@ const DefaultGOMAXPROCS = 1
 // RuntimeInfo is the Go scheduler's view of the sidecar process, in the
 // Snapshot: what GOMAXPROCS applies, and counters a benchmark can read
 // around a workload to count goroutine hand-offs.
-type RuntimeInfo struct {
-	// GOMAXPROCS is runtime.GOMAXPROCS now.
-	GOMAXPROCS int `json:"gomaxprocs"`
-	// Goroutines is runtime.NumGoroutine now.
-	Goroutines int `json:"goroutines"`
-	// SchedEvents is the runtime/metrics /sched/latencies:seconds count:
-	// goroutines put on a thread to run, sampled 1 in 8 by the runtime.
-	SchedEvents uint64 `json:"sched_events"`
-}
+type RuntimeInfo = statusapi.RuntimeInfo
 
 // readRuntime reads RuntimeInfo of this process.
 func readRuntime() RuntimeInfo {

@@ -1,6 +1,7 @@
 package sidecar
 
 import (
+	"github.com/podwire/podwire/internal/statusapi"
 	"io/fs"
 	"os"
 	"slices"
@@ -8,59 +9,24 @@ import (
 	"time"
 )
 
-// Snapshot is what /debug/sessions returns and `podwire status` prints.
-type Snapshot struct {
-	Ready      bool           `json:"ready"`
-	NotReady   string         `json:"not_ready,omitempty"` // why not ready
-	Draining   bool           `json:"draining"`
-	UptimeSecs float64        `json:"uptime_s"`
-	SocketDir  string         `json:"socket_dir"`
-	Listeners  []ListenerInfo `json:"listeners"`
-	Sessions   []SessionInfo  `json:"sessions"`
-	Upstreams  []FlowInfo     `json:"upstreams"`
-	Runtime    RuntimeInfo    `json:"runtime"`
-}
+// Snapshot is what /debug/sessions returns and `podwire status` prints;
+// the same JSON as a `podwire serve` admin (see internal/statusapi).
+type Snapshot = statusapi.Snapshot
 
 // ListenerInfo is one socket the sidecar accepts on.
-type ListenerInfo struct {
-	Role    string `json:"role"`    // "upstream", "inbound" or "admin"
-	Name    string `json:"name"`    // upstream name; "" otherwise
-	Network string `json:"network"` // "unix" or "tcp"
-	Address string `json:"address"` // socket path or host:port
-	Mode    string `json:"mode,omitempty"`
-	Owner   string `json:"owner,omitempty"`  // "uid:gid" of the socket file
-	Target  string `json:"target,omitempty"` // upstream peer address
-}
+type ListenerInfo = statusapi.ListenerInfo
 
 // SessionInfo is one mux session, inbound (accepted) or outbound (pooled).
-type SessionInfo struct {
-	Direction string   `json:"direction"` // "inbound" or "outbound"
-	Transport string   `json:"transport"` // "mux+tls"
-	Local     string   `json:"local"`
-	Remote    string   `json:"remote"`
-	Peer      string   `json:"peer"` // identity: SPIFFE ID, dns:..., or cn:...
-	SPIFFEID  string   `json:"spiffe_id,omitempty"`
-	DNSNames  []string `json:"dns_names,omitempty"`
-	Streams   int      `json:"streams"`
-	BytesTx   int64    `json:"bytes_tx"` // on the wire toward the peer (TLS payload)
-	BytesRx   int64    `json:"bytes_rx"` // on the wire from the peer
-	RTTMillis float64  `json:"rtt_ms"`
-	AgeSecs   float64  `json:"age_s"`
-	Draining  bool     `json:"draining"` // GoAway sent or received
-}
+type SessionInfo = statusapi.SessionInfo
 
 // FlowInfo is the byte count of one upstream (all its streams).
-type FlowInfo struct {
-	Name    string `json:"name"`
-	Address string `json:"address"`
-	BytesTx int64  `json:"bytes_tx"`
-	BytesRx int64  `json:"bytes_rx"`
-}
+type FlowInfo = statusapi.FlowInfo
 
 // Snapshot returns the current listeners, sessions and counters.
 func (s *Sidecar) Snapshot() Snapshot {
 	reason := s.notReady()
 	snap := Snapshot{
+		Kind:  statusapi.KindSidecar,
 		Ready: reason == "", NotReady: reason, Draining: s.draining.Load(),
 		SocketDir: s.cfg.SocketDir, Listeners: []ListenerInfo{}, Sessions: []SessionInfo{}, Upstreams: []FlowInfo{},
 		Runtime: readRuntime(),

@@ -3,9 +3,7 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -13,15 +11,17 @@ import (
 	"github.com/podwire/podwire/internal/bench"
 )
 
-// runBench parses the bench flags (env PODWIRE_<FLAG>, dashes as
+// runBench parses the bench flags (env PODWIRE_BENCH_<FLAG>, dashes as
 // underscores) and runs internal/bench.
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if spec, ok := bench.ChildSpec(); ok {
 		// A server process of a deployed run: the bench re-executed this binary.
 		return bench.RunChild(ctx, spec, os.Stdin, stdout)
 	}
-	fs := flag.NewFlagSet("podwire bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("bench", "podwire bench [flags]", `
+Compares raw sockets, bare grpc-go and podwire (UDS, TCP, TLS, mux+TLS,
+sidecar pair) and an nginx stream pair in one interleaved run, every server
+and proxy in its own process (as deployed) unless --placement inprocess.`, stdout, stderr)
 	placement := fs.String("placement", bench.PlacementDeployed, "deployed: every server, sidecar and nginx in its own process, restarted every round; inprocess: all in this process (a diagnostic)")
 	quick := fs.Bool("quick", false, "quick mode: 30 s or less on 2 cores (default: full mode, 5 min or less)")
 	rounds := fs.Int("rounds", 0, "measured rounds (default 10, quick 5)")
@@ -38,16 +38,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	pngPath := fs.String("png", "", "also write the same chart as PNG to this file")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the measured rounds to this file (samples labelled row=, workload=; use go tool pprof -tagfocus)")
 	check := fs.Bool("check", false, "exit non-zero when a target ratio is missed or a row it needs is missing")
-	verbose := fs.Bool("verbose", false, "log rows starting and stopping to stderr")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: podwire bench [flags]\n\nCompares raw sockets, bare grpc-go and podwire (UDS, TCP, TLS, mux+TLS, sidecar pair) and an nginx stream pair in one\ninterleaved run, every server and proxy in its own process (as deployed) unless --placement inprocess.\nEvery flag can also be set as PODWIRE_<FLAG> (e.g. PODWIRE_QUICK=true, PODWIRE_SETUP_COUNT=50).\n\nFlags:")
-		fs.PrintDefaults()
-	}
-	if err := parseFlags(fs, args); err != nil {
+	verbose := fs.Bool("verbose", false, "log rows starting and stopping to stderr (at debug level unless --log-level is set)")
+	if _, err := fs.parse(args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: podwire bench takes no arguments, got %q; run `podwire bench -h`", errUsage, fs.Args())
 	}
 	cfg := bench.DefaultConfig()
 	if *quick {
@@ -79,10 +72,13 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cfg.SidecarArgs = []string{"sidecar", "--log-format", "text", "--log-level", "warn", "--config"}
 	cfg.Stdout, cfg.Stderr = stdout, stderr
 	if *verbose {
-		cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		cfg.Logger = fs.log
+		if !fs.set("log-level") {
+			cfg.Logger, _ = newLogger(stderr, "debug", fs.logFormat)
+		}
 	}
 	if err := cfg.Validate(); err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+		return usagef("%s", cliMessage(err))
 	}
 	_, err := bench.Run(ctx, cfg)
 	return err

@@ -1,8 +1,11 @@
 // Command podwire is the podwire CLI: one binary with subcommands.
 //
-// Each subcommand parses its flags (with PODWIRE_* environment equivalents)
-// and calls a Run function that lives in a package; this command holds no
-// logic of its own.
+// Every subcommand follows the same conventions (see flags in cli.go): its
+// flags also read PODWIRE_<COMMAND>_<FLAG> and no other variable, it takes
+// --log-format and --log-level, usage errors exit 2 and runtime errors 1,
+// each printed once on one line, and `podwire help COMMAND` prints its
+// help. Each subcommand parses its flags and calls a Run function that
+// lives in a package; this command holds no logic of its own.
 package main
 
 import (
@@ -14,8 +17,6 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-
-	"github.com/peterbourgon/ff/v3"
 )
 
 // command is one subcommand of podwire.
@@ -38,20 +39,6 @@ func commands() []command {
 	}
 }
 
-// errUsage marks errors whose message is a usage text; main exits 2 on it.
-var errUsage = errors.New("usage")
-
-// parseFlags parses args into fs, with PODWIRE_<FLAG> environment
-// equivalents, so that every subcommand treats bad flags alike: -h returns
-// flag.ErrHelp (exit 0), anything else is a usage error (exit 2).
-func parseFlags(fs *flag.FlagSet, args []string, opts ...ff.Option) error {
-	err := ff.Parse(fs, args, append([]ff.Option{ff.WithEnvVarPrefix("PODWIRE")}, opts...)...)
-	if err == nil || errors.Is(err, flag.ErrHelp) {
-		return err
-	}
-	return fmt.Errorf("%w: %s: %v; run `%s -h` for the flags", errUsage, fs.Name(), err, fs.Name())
-}
-
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := mainCode(ctx, os.Args[1:], os.Stdout, os.Stderr)
@@ -59,35 +46,61 @@ func main() {
 	os.Exit(code)
 }
 
-// mainCode runs the subcommand named by args[0] and returns the exit code.
-func mainCode(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		printHelp(stdout)
-		if len(args) == 0 {
-			return 2
-		}
-		return 0
-	}
+// lookup returns the subcommand called name.
+func lookup(name string) (command, bool) {
 	for _, c := range commands() {
-		if c.name != args[0] {
-			continue
-		}
-		err := c.run(ctx, args[1:], stdout, stderr)
-		switch {
-		case err == nil:
-			return 0
-		case errors.Is(err, flag.ErrHelp):
-			return 0
-		case errors.Is(err, errUsage):
-			fmt.Fprintln(stderr, err)
-			return 2
-		default:
-			fmt.Fprintf(stderr, "podwire %s: %v\n", c.name, err)
-			return 1
+		if c.name == name {
+			return c, true
 		}
 	}
-	fmt.Fprintf(stderr, "podwire: unknown command %q; run `podwire help` for the list\n", args[0])
-	return 2
+	return command{}, false
+}
+
+// mainCode runs the subcommand named by args[0] and returns the exit code:
+// 0 on success and help, 2 on a usage error, 1 on any other error.
+func mainCode(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		printHelp(stderr)
+		return 2
+	}
+	name := args[0]
+	switch name {
+	case "-h", "-help", "--help":
+		printHelp(stdout)
+		return 0
+	case "help":
+		switch len(args) {
+		case 1:
+			printHelp(stdout)
+			return 0
+		case 2:
+			if _, ok := lookup(args[1]); !ok {
+				fmt.Fprintf(stderr, "podwire help: unknown command %q; run `podwire help` for the list\n", args[1])
+				return 2
+			}
+			name, args = args[1], []string{args[1], "-h"}
+		default:
+			fmt.Fprintf(stderr, "podwire help: unexpected argument %q (help takes one command name)\n", args[2])
+			return 2
+		}
+	}
+	c, ok := lookup(name)
+	if !ok {
+		fmt.Fprintf(stderr, "podwire: unknown command %q; run `podwire help` for the list\n", name)
+		return 2
+	}
+	err := c.run(ctx, args[1:], stdout, stderr)
+	var ue *usageError
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "podwire %s: %s; run `podwire help %s`\n", c.name, oneLine(ue.msg), c.name)
+		return 2
+	default:
+		fmt.Fprintf(stderr, "podwire %s: %s\n", c.name, oneLine(cliMessage(err)))
+		return 1
+	}
 }
 
 func printHelp(w io.Writer) {
@@ -96,5 +109,7 @@ func printHelp(w io.Writer) {
 	for _, c := range commands() {
 		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintln(w, "\nRun `podwire <command> -h` for a command's flags.")
+	fmt.Fprintln(w, "\nRun `podwire help <command>` for a command's flags and environment variables.")
+	fmt.Fprintln(w, "Each flag --name of a command also reads PODWIRE_<COMMAND>_<NAME> (e.g. PODWIRE_SERVE_DATA).")
+	fmt.Fprintln(w, "Exit codes: 0 success, 1 runtime error, 2 usage error.")
 }

@@ -2,10 +2,7 @@ package main
 
 import (
 	"context"
-	"flag"
-	"fmt"
 	"io"
-	"log/slog"
 	"strings"
 	"time"
 
@@ -34,58 +31,56 @@ func (l *listFlag) Set(v string) error {
 	return nil
 }
 
-// runServe parses `podwire serve inventory|purchase [flags]` (with
-// PODWIRE_* environment equivalents) and runs the service until ctx ends.
-func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
-	name, cfg, err := parseServe(args, stderr)
+// runServe parses `podwire serve inventory|purchase [flags]` and runs the
+// service until ctx ends.
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	name, cfg, err := parseServe(args, stdout, stderr)
 	if err != nil {
 		return err
 	}
 	return serveRunners[name](ctx, cfg, nil)
 }
 
-// parseServe turns the arguments and PODWIRE_* variables into the service
-// name and its host.Config.
-func parseServe(args []string, stderr io.Writer) (string, host.Config, error) {
-	fs := flag.NewFlagSet("podwire serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+// parseServe turns the arguments and PODWIRE_SERVE_* variables into the
+// service name and its validated host.Config.
+func parseServe(args []string, stdout, stderr io.Writer) (string, host.Config, error) {
+	f := newFlags("serve", "podwire serve inventory|purchase --data FILE [flags]", `
+Runs one sample service on <socket dir>/<name>.sock (and TCP+TLS with
+--tls-listen) until SIGTERM, then drains for --shutdown-timeout.`, stdout, stderr)
+	f.maxArgs = 1
+	f.envNote = `Other environment (read by the podwire SDK, not flags): PODWIRE_SOCKET_DIR when
+--socket-dir is not set; PODWIRE_ALLOW_SHARED_SOCKET_DIR=true to accept a socket
+dir other users can write (a pod's emptyDir); PODWIRE_PEER_<NAME> and
+PODWIRE_PEER_TEMPLATE to find remote peers (purchase finds inventory this way
+when no inventory.sock is local). No other PODWIRE_* variable is read by serve.`
 	var cfg host.Config
 	var allow listFlag
-	fs.StringVar(&cfg.SocketDir, "socket-dir", "", "directory of <service>.sock sockets (default /run/podwire)")
-	fs.StringVar(&cfg.TLSListen, "tls-listen", "", "also serve TCP+TLS on host:port")
-	fs.StringVar(&cfg.CertFile, "tls-cert", "", "PEM certificate for TLS (serving, and reaching remote peers)")
-	fs.StringVar(&cfg.KeyFile, "tls-key", "", "PEM private key of --tls-cert")
-	fs.StringVar(&cfg.CAFile, "tls-ca", "", "PEM CA bundle that peers' certificates must chain to")
-	fs.Var(&allow, "allow", "allowed callers: uid:N, gid:N, spiffe://..., dns:name (repeatable or comma list; default: own uid and the CA's certificates)")
-	healthToAll := fs.Bool("allow-health-to-all", true, "let any authenticated caller (any local Unix socket peer, any certificate the CA signed) reach grpc.health.v1 and reflection whatever --allow says; false puts them under --allow")
-	fs.StringVar(&cfg.DataPath, "data", "", "the service's data file (bbolt), e.g. /var/lib/podwire/inventory.db; required")
-	fs.StringVar(&cfg.AdminAddr, "admin", "", "serve /metrics, /healthz, /readyz on this loopback host:port")
-	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	fs.BoolVar(&cfg.Seed, "seed", false, "load demo stock at start (inventory)")
-	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long in-flight RPCs may finish on SIGTERM")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: podwire serve inventory|purchase [flags]   (every flag also reads PODWIRE_<FLAG>, e.g. PODWIRE_SOCKET_DIR)")
-		fs.PrintDefaults()
-	}
-	name := ""
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		name, args = args[0], args[1:]
-	}
-	if err := parseFlags(fs, args); err != nil {
+	f.StringVar(&cfg.SocketDir, "socket-dir", "", "directory of <service>.sock sockets (default $PODWIRE_SOCKET_DIR, else /run/podwire)")
+	f.StringVar(&cfg.TLSListen, "tls-listen", "", "also serve TCP+TLS on host:port")
+	f.StringVar(&cfg.CertFile, "tls-cert", "", "PEM certificate for TLS (serving, and reaching remote peers)")
+	f.StringVar(&cfg.KeyFile, "tls-key", "", "PEM private key of --tls-cert")
+	f.StringVar(&cfg.CAFile, "tls-ca", "", "PEM CA bundle that peers' certificates must chain to")
+	f.Var(&allow, "allow", "allowed callers: uid:N, gid:N, spiffe://..., dns:name (repeatable or comma list; default: own uid and the CA's certificates)")
+	healthToAll := f.Bool("allow-health-to-all", true, "let any authenticated caller (any local Unix socket peer, any certificate the CA signed) reach grpc.health.v1 and reflection whatever --allow says; false puts them under --allow")
+	f.StringVar(&cfg.DataPath, "data", "", "the service's data file (bbolt), e.g. /var/lib/podwire/inventory.db; required")
+	f.StringVar(&cfg.AdminAddr, "admin", "", "serve /metrics, /healthz, /readyz, /debug/sessions on this loopback host:port")
+	f.BoolVar(&cfg.Seed, "seed", false, "load demo stock at start (inventory)")
+	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long in-flight RPCs may finish on SIGTERM")
+	pos, err := f.parse(args)
+	if err != nil {
 		return "", cfg, err
 	}
-	if name == "" && fs.NArg() > 0 {
-		name = fs.Arg(0)
+	if len(pos) != 1 {
+		return "", cfg, usagef("name the service to run: inventory or purchase")
 	}
-	if _, ok := serveRunners[name]; !ok || fs.NArg() > 1 || (fs.NArg() == 1 && fs.Arg(0) != name) {
-		return "", cfg, fmt.Errorf("%w: podwire serve inventory|purchase [flags]: name one service to run, got %q", errUsage, strings.TrimSpace(name+" "+strings.Join(fs.Args(), " ")))
+	name := pos[0]
+	if _, ok := serveRunners[name]; !ok {
+		return "", cfg, usagef("unknown service %q: use inventory or purchase", name)
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		return "", cfg, fmt.Errorf("%w: --log-level %q: use debug, info, warn or error", errUsage, *logLevel)
-	}
-	cfg.Allow = allow
+	cfg.Service, cfg.Allow, cfg.Logger = name, allow, f.log
 	cfg.HealthUnderAllow = !*healthToAll
-	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if err := cfg.Validate(); err != nil {
+		return "", cfg, asUsage(err, host.ErrConfig)
+	}
 	return name, cfg, nil
 }

@@ -9,7 +9,11 @@ import (
 )
 
 // runVersion prints the module version and the Go toolchain.
-func runVersion(_ context.Context, _ []string, stdout, _ io.Writer) error {
+func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	f := newFlags("version", "podwire version", "Prints the podwire module version, the Go version and the platform.", stdout, stderr)
+	if _, err := f.parse(args); err != nil {
+		return err
+	}
 	v := "(devel)"
 	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
 		v = bi.Main.Version

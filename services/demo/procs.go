@@ -36,9 +36,9 @@ func startChild(exe, dir, name string, keep bool, extra ...string) (*child, erro
 		return nil, fmt.Errorf("%w: create %s: %v", ErrChild, logPath, err)
 	}
 	defer logf.Close()
-	args := append([]string{"serve", name, "--socket-dir", dir, "--data", filepath.Join(dir, name+".db"), "--log-level", "info"}, extra...)
+	args := append(childArgs(dir, name), extra...)
 	cmd := exec.Command(exe, args...)
-	cmd.Stdout, cmd.Stderr, cmd.Env = logf, logf, childEnv()
+	cmd.Stdout, cmd.Stderr = logf, logf
 	detach(cmd, keep)
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("%w: start %s %s: %v; pass a podwire binary", ErrChild, exe, strings.Join(args, " "), err)
@@ -54,16 +54,16 @@ func startChild(exe, dir, name string, keep bool, extra ...string) (*child, erro
 	return c, nil
 }
 
-// childEnv is the demo's environment without PODWIRE_* settings, so the
-// children use exactly the flags the demo passes.
-func childEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "PODWIRE_") {
-			env = append(env, kv)
-		}
+// childArgs is the command line of service name: every setting the demo
+// depends on is an explicit flag, and flags win over the PODWIRE_SERVE_*
+// environment the child inherits.
+func childArgs(dir, name string) []string {
+	return []string{"serve", name,
+		"--socket-dir", dir,
+		"--data", filepath.Join(dir, name+".db"),
+		"--log-format", "text",
+		"--log-level", "info",
 	}
-	return env
 }
 
 // waitHealthy dials the child by name through podwire and waits until its

@@ -6,14 +6,20 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"sync/atomic"
 	"time"
+
+	"github.com/podwire/podwire/internal/statusapi"
+	"github.com/podwire/podwire/transport"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// admin is the loopback HTTP endpoint: /metrics, /healthz, /readyz.
+// admin is the loopback HTTP endpoint: /metrics, /healthz, /readyz and
+// /debug/sessions (the JSON `podwire status` reads, as from a sidecar).
 type admin struct {
 	srv  *http.Server
 	ln   net.Listener
@@ -22,7 +28,7 @@ type admin struct {
 
 // startAdmin listens on addr (already checked to be loopback) and serves
 // in a goroutine that close stops and waits for.
-func startAdmin(addr string, gather prometheus.Gatherer, ready *atomic.Bool, log *slog.Logger) (*admin, error) {
+func startAdmin(addr string, gather prometheus.Gatherer, ready *atomic.Bool, snapshot func(admin net.Addr) statusapi.Snapshot, log *slog.Logger) (*admin, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
@@ -39,6 +45,7 @@ func startAdmin(addr string, gather prometheus.Gatherer, ready *atomic.Bool, log
 		}
 		_, _ = w.Write([]byte("ready\n"))
 	})
+	mux.Handle("GET /debug/sessions", statusapi.Handler(func() statusapi.Snapshot { return snapshot(ln.Addr()) }))
 	a := &admin{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, ln: ln, done: make(chan struct{})}
 	go func() {
 		defer close(a.done)
@@ -58,4 +65,39 @@ func (a *admin) close(ctx context.Context) {
 		_ = a.srv.Close()
 	}
 	<-a.done
+}
+
+// snapshot describes a serving service for /debug/sessions: readiness,
+// uptime, its socket, TLS port and admin, and the mux sessions on its TLS
+// port.
+func snapshot(cfg Config, lis *transport.Listener, ready *atomic.Bool, started time.Time, adminAddr net.Addr) statusapi.Snapshot {
+	snap := statusapi.Snapshot{
+		Kind: statusapi.KindService, Service: cfg.Service, Ready: ready.Load(),
+		UptimeSecs: time.Since(started).Seconds(), SocketDir: filepath.Dir(lis.SocketPath()),
+		Listeners: []statusapi.ListenerInfo{}, Sessions: []statusapi.SessionInfo{}, Upstreams: []statusapi.FlowInfo{},
+	}
+	if !snap.Ready {
+		snap.NotReady = "not serving (starting or stopping)"
+	}
+	if p := lis.SocketPath(); p != "" {
+		li := statusapi.ListenerInfo{Role: "service", Name: cfg.Service, Network: "unix", Address: p}
+		if fi, err := os.Stat(p); err == nil {
+			li.Mode = fi.Mode().String()
+		}
+		snap.Listeners = append(snap.Listeners, li)
+	}
+	if a := lis.TLSAddr(); a != nil {
+		snap.Listeners = append(snap.Listeners, statusapi.ListenerInfo{Role: "tls", Name: cfg.Service, Network: "tcp", Address: a.String()})
+	}
+	snap.Listeners = append(snap.Listeners, statusapi.ListenerInfo{Role: "admin", Network: "tcp", Address: adminAddr.String()})
+	for _, ms := range lis.MuxSessions() {
+		si := statusapi.FromMux(ms.SessionInfo)
+		si.Direction, si.Transport, si.SPIFFEID, si.DNSNames = "inbound", "mux+tls", ms.SPIFFEID, ms.DNSNames
+		si.Peer = ms.SPIFFEID
+		if si.Peer == "" && len(ms.DNSNames) > 0 {
+			si.Peer = "dns:" + ms.DNSNames[0]
+		}
+		snap.Sessions = append(snap.Sessions, si)
+	}
+	return snap
 }

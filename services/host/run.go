@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
@@ -14,6 +15,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 
+	"github.com/podwire/podwire/internal/statusapi"
 	"github.com/podwire/podwire/transport"
 )
 
@@ -78,7 +80,9 @@ func Run(ctx context.Context, cfg Config, reg *prometheus.Registry, svc Service,
 	var isReady atomic.Bool
 	addrs := Addrs{Socket: lis.SocketPath(), TLS: lis.TLSAddr()}
 	if cfg.AdminAddr != "" {
-		a, err := startAdmin(cfg.AdminAddr, reg, &isReady, log)
+		started := time.Now()
+		snap := func(admin net.Addr) statusapi.Snapshot { return snapshot(cfg, lis, &isReady, started, admin) }
+		a, err := startAdmin(cfg.AdminAddr, reg, &isReady, snap, log)
 		if err != nil {
 			return fmt.Errorf("podwire/host: admin endpoint %s: %w", cfg.AdminAddr, err)
 		}

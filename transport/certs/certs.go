@@ -1,7 +1,8 @@
 // Package certs writes a development CA and per-service certificates for
 // podwire's mutual TLS: DIR/ca.crt, DIR/ca.key, DIR/NAME.crt, DIR/NAME.key
-// (PEM, ECDSA P-256). Each leaf has DNS SAN NAME and URI SAN
-// spiffe://TRUST-DOMAIN/NAME and is valid as both client and server
+// (PEM, ECDSA P-256). Each leaf has DNS SANs NAME and localhost, IP SANs
+// 127.0.0.1 and ::1 (plus any WithHosts), URI SAN
+// spiffe://TRUST-DOMAIN/NAME, and is valid as both client and server
 // certificate. These are demo and test certificates, not a PKI.
 package certs
 
@@ -42,6 +43,7 @@ type config struct {
 	trustDomain         string
 	notBefore, notAfter time.Time
 	newCA               bool
+	hosts               []string // extra SANs (WithHosts)
 }
 
 // WithTrustDomain sets the SPIFFE trust domain; default podwire.local.
@@ -98,6 +100,9 @@ func (c config) validate(services []string) error {
 	}
 	if u, err := url.Parse("spiffe://" + c.trustDomain); err != nil || u.Host != c.trustDomain || c.trustDomain == "" {
 		return fmt.Errorf("%w: trust domain %q: use a DNS-like name such as podwire.local", ErrBadInput, c.trustDomain)
+	}
+	if err := validateHosts(c.hosts); err != nil {
+		return err
 	}
 	if !c.notAfter.After(c.notBefore) {
 		return fmt.Errorf("%w: validity ends (%v) before it starts (%v)", ErrBadInput, c.notAfter, c.notBefore)
@@ -179,6 +184,7 @@ func writeLeaf(dir, name string, c config, ca *x509.Certificate, caKey *ecdsa.Pr
 		return fmt.Errorf("podwire/certs: %s key: %w", name, err)
 	}
 	id := &url.URL{Scheme: "spiffe", Host: c.trustDomain, Path: "/" + name}
+	dns, ips := sans(name, c.hosts)
 	tmpl := &x509.Certificate{
 		SerialNumber: serial(),
 		Subject:      pkix.Name{CommonName: name, Organization: []string{"podwire"}},
@@ -186,7 +192,8 @@ func writeLeaf(dir, name string, c config, ca *x509.Certificate, caKey *ecdsa.Pr
 		NotAfter:     c.notAfter,
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		DNSNames:     []string{name},
+		DNSNames:     dns,
+		IPAddresses:  ips,
 		URIs:         []*url.URL{id},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
