@@ -127,4 +127,3 @@ func verifyLeaf(t testing.TB, dir, name string) {
 		t.Errorf("%s.crt URI SANs = %v, want [%s]", name, leaf.URIs, want)
 	}
 }
-

@@ -60,8 +60,8 @@ type SessionInfo struct {
 	SPIFFEID  string   `json:"spiffe_id,omitempty"`
 	DNSNames  []string `json:"dns_names,omitempty"`
 	Streams   int      `json:"streams"`
-	BytesTx   int64    `json:"bytes_tx"` // on the wire toward the peer (TLS payload)
-	BytesRx   int64    `json:"bytes_rx"` // on the wire from the peer
+	BytesTx   int64    `json:"bytes_tx"`         // on the wire toward the peer (TLS payload)
+	BytesRx   int64    `json:"bytes_rx"`         // on the wire from the peer
 	RTTMillis float64  `json:"rtt_ms,omitempty"` // absent until the first ping is answered
 	AgeSecs   float64  `json:"age_s"`
 	Draining  bool     `json:"draining"` // GoAway sent or received
