@@ -59,7 +59,7 @@ func TestCertsCommand(t *testing.T) {
 		{"missing --out", func(string) []string { return []string{"certs", "--service", "inventory"} },
 			2, "--out DIR", nil},
 		{"bad service name", func(dir string) []string { return []string{"certs", "--out", dir, "--service", "../evil"} },
-			2, `service "../evil"`, nil},
+			2, `"../evil"`, nil},
 		{"bad host", func(dir string) []string { return []string{"certs", "--out", dir, "--service", "a", "--host", "a..b"} },
 			2, `host "a..b"`, nil},
 		{"missing --service", func(dir string) []string { return []string{"certs", "--out", dir} },
