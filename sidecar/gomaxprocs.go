@@ -1,10 +1,11 @@
 package sidecar
 
 import (
-	"github.com/podwire/podwire/internal/statusapi"
 	"runtime"
 	rtmetrics "runtime/metrics"
 	"strconv"
+
+	"github.com/podwire/podwire/internal/statusapi"
 )
 
 // DefaultGOMAXPROCS is the sidecar's GOMAXPROCS when neither the
