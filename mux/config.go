@@ -61,6 +61,28 @@ type Config struct {
 	// for the peer's close before it is reset and forgotten. Default 30 s.
 	StreamCloseTimeout time.Duration
 
+	// MaxPingsPerSecond bounds the ping requests a peer may send: a token
+	// bucket of this rate and burst. yamux answers each ping in a new
+	// goroutine, so a peer that floods pings (and does not read the
+	// replies) would grow goroutines and memory without bound; a session
+	// whose peer exceeds the rate is sent GoAway and closed
+	// (ErrPingFlood, Metrics.SessionKilled "ping_flood"). podwire itself
+	// pings once per KeepAliveInterval. Default 100.
+	MaxPingsPerSecond int
+
+	// MaxRefusalsPerSecond bounds the streams this side may refuse on one
+	// session (at its stream limits, or by a Refuse from the layer above:
+	// unknown service, denied peer), as a token bucket of this rate and
+	// burst. A peer past it is sent GoAway and the session closed
+	// (ErrRefusalFlood, Metrics.SessionKilled "refusal_flood"). Default 200.
+	MaxRefusalsPerSecond int
+
+	// StreamQuota, if set, bounds the inbound streams held across every
+	// session that shares it (one per server or listener, not a package
+	// global); a stream past it is refused with RESOURCE_EXHAUSTED. Nil
+	// means only the per-session MaxInboundStreams applies.
+	StreamQuota *StreamQuota
+
 	// Logger receives session events. Nil discards them.
 	Logger *slog.Logger
 
@@ -112,6 +134,17 @@ func DefaultConfig() Config {
 		// until the peer closes too; 30 s frees streams of a peer that
 		// never does six times sooner while leaving a slow peer time.
 		StreamCloseTimeout: 30 * time.Second,
+		// #12.6: an unbounded flood reached 540 k goroutines and 1.98 GB
+		// RSS in 8 s. Our keepalive sends one ping per KeepAliveInterval
+		// and a peer answering pings sends none, so 100/s leaves a wide
+		// margin for any honest peer while a flood is cut off after ~100
+		// pings (TestPingFloodClosesSession).
+		MaxPingsPerSecond: 100,
+		// #12.7: 920 k refusals in 30 s from 4 sessions, never closed. A
+		// podwire Pool spills to a new session before the peer's stream
+		// limit, so an honest client is refused only for a bad name or
+		// identity, and retries with backoff; 200/s is far above that.
+		MaxRefusalsPerSecond: 200,
 	}
 }
 
@@ -127,6 +160,8 @@ func (c Config) withDefaults() Config {
 	orDefault(&c.WriteTimeout, d.WriteTimeout)
 	orDefault(&c.HeaderTimeout, d.HeaderTimeout)
 	orDefault(&c.StreamCloseTimeout, d.StreamCloseTimeout)
+	orDefault(&c.MaxPingsPerSecond, d.MaxPingsPerSecond)
+	orDefault(&c.MaxRefusalsPerSecond, d.MaxRefusalsPerSecond)
 	return c
 }
 
@@ -162,6 +197,10 @@ func (c Config) Validate() error {
 		return bad("HeaderTimeout", c.HeaderTimeout, "> 0")
 	case c.StreamCloseTimeout < 0:
 		return bad("StreamCloseTimeout", c.StreamCloseTimeout, "> 0")
+	case c.MaxPingsPerSecond < 0:
+		return bad("MaxPingsPerSecond", c.MaxPingsPerSecond, "> 0")
+	case c.MaxRefusalsPerSecond < 0:
+		return bad("MaxRefusalsPerSecond", c.MaxRefusalsPerSecond, "> 0")
 	}
 	return nil
 }

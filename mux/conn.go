@@ -87,6 +87,16 @@ type wireConn struct {
 	// to the flusher, so the send loop keeps queueing while it writes.
 	lastWrite time.Time
 
+	// pings counts the peer's ping requests (nil: not checked); flooded,
+	// set when it refused one, makes further Reads wait for killed and
+	// fail, so yamux acts on no frame after the flood. Only the reading
+	// goroutine touches pings and flooded.
+	pings    *pingGuard
+	flooded  bool
+	onFlood  func() // called once, from Read, when pings refuses a frame
+	killed   chan struct{}
+	killOnce sync.Once
+
 	abort       atomic.Bool   // Close drops what is queued instead of flushing it
 	wake        chan struct{} // cap 1: work for the flusher
 	stop        chan struct{} // closed by Close
@@ -96,7 +106,8 @@ type wireConn struct {
 
 func newWireConn(c net.Conn, writeTimeout time.Duration, m Metrics) *wireConn {
 	w := &wireConn{Conn: c, writeTimeout: writeTimeout, metrics: m, batch: batchWrites,
-		wake: make(chan struct{}, 1), stop: make(chan struct{}), flusherDone: make(chan struct{})}
+		wake: make(chan struct{}, 1), stop: make(chan struct{}), flusherDone: make(chan struct{}),
+		killed: make(chan struct{})}
 	w.cond = sync.NewCond(&w.mu)
 	w.lastRead.Store(time.Now().UnixNano())
 	if w.batch {
@@ -107,13 +118,26 @@ func newWireConn(c net.Conn, writeTimeout time.Duration, m Metrics) *wireConn {
 	return w
 }
 
-// Read reads from the underlying connection and notes liveness.
+// Read reads from the underlying connection, notes liveness and follows
+// the frames: once the peer's pings exceed their budget, Read returns only
+// the bytes before the refused ping, calls onFlood, and then fails.
 func (w *wireConn) Read(p []byte) (int, error) {
+	if w.flooded {
+		<-w.killed // onFlood is closing the session (GoAway first)
+		return 0, ErrPingFlood
+	}
 	n, err := w.Conn.Read(p)
 	if n > 0 {
 		w.lastRead.Store(time.Now().UnixNano())
 		w.bytesIn.Add(uint64(n))
 		w.metrics.BytesIn(n)
+		if w.pings != nil {
+			if k, ok := w.pings.scan.Scan(p[:n], w.pings.fn); !ok {
+				w.flooded = true
+				w.onFlood()
+				return k, nil
+			}
+		}
 	}
 	if err != nil {
 		// A copy, so that only the error path moves a value to the heap;
@@ -303,6 +327,7 @@ func (w *wireConn) Close() error {
 		err = w.Conn.Close()
 		<-w.flusherDone
 	})
+	w.killOnce.Do(func() { close(w.killed) })
 	return err
 }
 
@@ -311,6 +336,7 @@ func (w *wireConn) Close() error {
 func (w *wireConn) abortNow() {
 	w.abort.Store(true)
 	w.Conn.Close()
+	w.killOnce.Do(func() { close(w.killed) })
 }
 
 // isDataHeaderWithBody reports whether p is exactly one yamux data-frame

@@ -20,9 +20,15 @@
 //   - never dies because one open timed out: Open(ctx) fails only that
 //     open (yamux's StreamOpenTimeout, which closes the whole session, is
 //     off);
-//   - bounds inbound streams (MaxInboundStreams, AcceptBacklog) and refuses
-//     the excess with RESOURCE_EXHAUSTED, which the opener sees as a
-//     *RefusedError instead of a bare reset;
+//   - bounds inbound streams (MaxInboundStreams, AcceptBacklog, and across
+//     sessions a shared StreamQuota) and refuses the excess with
+//     RESOURCE_EXHAUSTED, which the opener sees as a *RefusedError instead
+//     of a bare reset;
+//   - treats an authenticated peer as untrusted: it follows the frames
+//     yamux reads (internal/framescan) and closes, with GoAway, a session
+//     whose peer sends more pings than MaxPingsPerSecond (yamux answers
+//     each in a new goroutine) or earns more refusals than
+//     MaxRefusalsPerSecond, counting it in Metrics.SessionKilled;
 //   - runs its own keepalive, whose timeout is independent of the write
 //     timeout, measures RTT, and puts a deadline on every write to the
 //     connection so a stuck peer cannot wedge the session;

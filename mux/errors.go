@@ -33,6 +33,16 @@ var (
 	// session; a Pool does this by itself.
 	ErrDraining = errors.New("podwire/mux: session is draining and opens no new streams; retry on another session")
 
+	// ErrPingFlood means the peer sent more pings than
+	// Config.MaxPingsPerSecond, so this side closed the session. The peer
+	// is broken or hostile; it is not retryable on this session.
+	ErrPingFlood = errors.New("podwire/mux: peer sent pings faster than MaxPingsPerSecond; session closed")
+
+	// ErrRefusalFlood means this side refused more of the peer's streams
+	// than Config.MaxRefusalsPerSecond, so it closed the session. Check
+	// the peer's service names, identity and stream limits.
+	ErrRefusalFlood = errors.New("podwire/mux: peer earned more stream refusals than MaxRefusalsPerSecond; session closed")
+
 	// ErrInvalidConfig means a Config or PoolConfig field is out of range;
 	// the message names the field. Start from DefaultConfig.
 	ErrInvalidConfig = errors.New("podwire/mux: invalid config")

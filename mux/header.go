@@ -219,9 +219,14 @@ func Accept(c net.Conn) error {
 
 // Refuse answers a stream's header with a non-zero code and message and
 // closes c. A message over 512 bytes is truncated. Code 0 is an error (use
-// Accept); c is closed either way.
+// Accept); c is closed either way. A refused inbound stream of a Session
+// counts against the session's Config.MaxRefusalsPerSecond.
 func Refuse(c net.Conn, code uint32, msg string) error {
 	defer c.Close()
+	// c is an accepted stream (or a wrapper that exposes its session).
+	if sc, ok := c.(interface{ Session() *Session }); ok && sc.Session() != nil {
+		defer sc.Session().noteRefusal()
+	}
 	if code == codeOK {
 		return fmt.Errorf("%w: Refuse with code 0; use Accept to accept a stream", ErrInvalidHeader)
 	}

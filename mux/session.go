@@ -27,6 +27,7 @@ type Session struct {
 	role    Role
 	created time.Time
 
+	refusals  refusalGuard  // MaxRefusalsPerSecond
 	acceptCh  chan *stream  // our accept backlog, cap cfg.AcceptBacklog
 	refusing  chan struct{} // semaphore bounding concurrent refusals
 	rtt       atomic.Int64  // last ping RTT in nanoseconds
@@ -34,8 +35,8 @@ type Session struct {
 	closeOnce sync.Once
 
 	// mu guards closing, draining, the stream counts (outbound, inbound,
-	// reserved), idleSince and drained, and makes wg.Add safe against
-	// Close's wg.Wait.
+	// reserved), idleSince, drained, quotaHeld and quotaGone, and makes
+	// wg.Add safe against Close's wg.Wait.
 	mu        sync.Mutex
 	closing   bool          // Close started: no new tracked goroutines
 	draining  bool          // Shutdown or remote GoAway: no new opens
@@ -44,6 +45,11 @@ type Session struct {
 	reserved  int           // Pool opens picked for this session, not yet counted
 	idleSince time.Time     // when the stream count last dropped to zero
 	drained   chan struct{} // closed when the count reaches zero during Shutdown
+	// quotaHeld is the StreamQuota shares this session's open inbound
+	// streams hold; once the session is dead they are returned at once
+	// (quotaGone), since a stream the app never closes must not keep one.
+	quotaHeld int
+	quotaGone bool
 
 	wg sync.WaitGroup // accept loop, keepalive, abandoned opens, refusals
 }
@@ -85,7 +91,10 @@ func newSession(conn net.Conn, cfg Config, role Role) (*Session, error) {
 	}
 	s.log = s.log.With("component", "podwire/mux", "role", string(role), "remote", conn.RemoteAddr().String())
 	s.idleSince = s.created
+	s.refusals.bucket = newTokenBucket(cfg.MaxRefusalsPerSecond, s.created)
 	s.wire = newWireConn(conn, cfg.WriteTimeout, s.metrics)
+	s.wire.pings = newPingGuard(cfg.MaxPingsPerSecond)
+	s.wire.onFlood = func() { s.kill(KillPingFlood, ErrPingFlood) }
 	start := yamux.Server
 	if role == RoleClient {
 		start = yamux.Client
@@ -407,9 +416,14 @@ func (s *Session) Shutdown(ctx context.Context) error {
 	return nil
 }
 
-// streamDone is called once per stream when this side closes it.
-func (s *Session) streamDone(dir Direction) {
+// streamDone is called once per stream when this side closes it; quota
+// says the stream took a share of Config.StreamQuota.
+func (s *Session) streamDone(dir Direction, quota bool) {
 	s.mu.Lock()
+	if quota && !s.quotaGone {
+		s.quotaHeld--
+		s.cfg.StreamQuota.release()
+	}
 	if dir == DirInbound {
 		s.inbound--
 	} else {
@@ -424,6 +438,20 @@ func (s *Session) streamDone(dir Direction) {
 	}
 	s.mu.Unlock()
 	s.metrics.StreamClosed(dir)
+}
+
+// releaseQuota returns the StreamQuota shares of the session's streams
+// once the session is dead.
+func (s *Session) releaseQuota() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.quotaGone {
+		return
+	}
+	s.quotaGone = true
+	for ; s.quotaHeld > 0; s.quotaHeld-- {
+		s.cfg.StreamQuota.release()
+	}
 }
 
 // idle reports whether the session has no streams and since when.

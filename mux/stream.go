@@ -24,9 +24,10 @@ import (
 //
 // All methods are safe for concurrent use.
 type stream struct {
-	ys   *yamux.Stream
-	sess *Session
-	dir  Direction
+	ys    *yamux.Stream
+	sess  *Session
+	dir   Direction
+	quota bool // took a share of Config.StreamQuota (see Session.quotaHeld)
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -140,7 +141,7 @@ func (c *stream) Close() error {
 		// which then see closed and return net.ErrClosed.
 		c.ys.SetDeadline(pastDeadline)
 		c.ys.Shrink()
-		c.sess.streamDone(c.dir)
+		c.sess.streamDone(c.dir, c.quota)
 	})
 	return nil
 }
@@ -198,6 +199,7 @@ func (s *Session) acceptLoop() {
 				continue
 			}
 			s.log.Debug("session closed", "err", s.closedErr(), "age", time.Since(s.created))
+			s.releaseQuota()
 			return
 		}
 		s.mu.Lock()
@@ -208,10 +210,19 @@ func (s *Session) acceptLoop() {
 			s.refuse(ys, "too many concurrent streams")
 		case len(s.acceptCh) == cap(s.acceptCh):
 			s.refuse(ys, "accept backlog full")
+		case s.cfg.StreamQuota != nil && !s.cfg.StreamQuota.acquire():
+			s.refuse(ys, fmt.Sprintf("process-wide stream quota (%d across sessions) in use", s.cfg.StreamQuota.Max()))
 		default:
 			// Never blocks: this loop is the only sender and the
 			// channel has room.
-			s.acceptCh <- s.newStream(ys, DirInbound)
+			st := s.newStream(ys, DirInbound)
+			if s.cfg.StreamQuota != nil {
+				st.quota = true
+				s.mu.Lock()
+				s.quotaHeld++
+				s.mu.Unlock()
+			}
+			s.acceptCh <- st
 		}
 	}
 }
@@ -222,6 +233,7 @@ func (s *Session) acceptLoop() {
 // (the opener reads EOF instead of the reply).
 func (s *Session) refuse(ys *yamux.Stream, reason string) {
 	s.metrics.StreamRefused(DirInbound, codeName(codeResourceExhausted))
+	s.noteRefusal()
 	s.log.Debug("refused inbound stream", "reason", reason, "max_inbound", s.cfg.MaxInboundStreams, "backlog", s.cfg.AcceptBacklog)
 	select {
 	case s.refusing <- struct{}{}:
