@@ -34,9 +34,16 @@ type Config struct {
 	// accepted beyond it is closed at once, so a flood of silent clients
 	// cannot grow goroutines without bound. Must be > 0. Default 256.
 	MaxPendingHandshakes int
+	// MaxPendingHandshakesPerSource caps the pending handshakes of one
+	// source address (an IPv4 address or an IPv6 /64) on a TLS port; when
+	// every MaxPendingHandshakes slot is taken, a new connection evicts the
+	// oldest silent one of the source holding the most (see
+	// TLSListener). Zero means the default, 16; negative is invalid.
+	MaxPendingHandshakesPerSource int
 	// FirstByteTimeout bounds the wait for the first bytes of an accepted
 	// connection (the TLS ClientHello, or the HTTP/2 preface on a Unix
-	// socket); a silent client is cut off. Default 10s.
+	// socket); a silent client is cut off, on a TLS port before
+	// HandshakeTimeout. Default 10s.
 	FirstByteTimeout time.Duration
 	// ProbeTimeout bounds the connect that tells a live socket from a stale
 	// one. Default 1s.
@@ -83,6 +90,14 @@ func (c Config) orDefault() Config {
 	return c
 }
 
+// perSource is MaxPendingHandshakesPerSource with its default applied.
+func (c Config) perSource() int {
+	if c.MaxPendingHandshakesPerSource == 0 {
+		return DefaultMaxPendingHandshakesPerSource
+	}
+	return c.MaxPendingHandshakesPerSource
+}
+
 // Validate reports the first field out of range, naming it.
 func (c Config) Validate() error {
 	switch {
@@ -96,6 +111,8 @@ func (c Config) Validate() error {
 		return configError("HandshakeTimeout", "must be > 0, got %v", c.HandshakeTimeout)
 	case c.MaxPendingHandshakes <= 0:
 		return configError("MaxPendingHandshakes", "must be > 0, got %d", c.MaxPendingHandshakes)
+	case c.MaxPendingHandshakesPerSource < 0:
+		return configError("MaxPendingHandshakesPerSource", "must be >= 0 (0 means %d), got %d", DefaultMaxPendingHandshakesPerSource, c.MaxPendingHandshakesPerSource)
 	case c.FirstByteTimeout <= 0:
 		return configError("FirstByteTimeout", "must be > 0, got %v", c.FirstByteTimeout)
 	case c.ProbeTimeout <= 0:

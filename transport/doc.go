@@ -52,10 +52,16 @@
 //	srv := grpc.NewServer(opts...)
 //	srv.Serve(ln)
 //
-// The TLS port closes a new connection at once while
-// Config.MaxPendingHandshakes (default 256) handshakes are in progress, so a
-// flood of silent clients cannot grow goroutines without bound; each
-// handshake is bounded by Config.HandshakeTimeout.
+// The TLS port runs at most Config.MaxPendingHandshakes (default 256)
+// handshakes at once, so a flood of silent clients cannot grow goroutines
+// without bound, and shares them fairly between source addresses: at most
+// Config.MaxPendingHandshakesPerSource (default 16) each, and when all are
+// taken a newcomer evicts the oldest silent connection of the biggest
+// source. A connection silent for Config.FirstByteTimeout is closed; each
+// handshake is bounded by Config.HandshakeTimeout. On the h2 ALPN, a client
+// that resets streams faster than a budget (HTTP/2 rapid reset) is
+// disconnected; servers advertise 1000 concurrent streams
+// (WithMaxConcurrentStreams).
 //
 // # Building blocks
 //

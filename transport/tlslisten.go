@@ -3,10 +3,12 @@ package transport
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"log/slog"
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // TLSListenerOptions configures NewTLSListener. The zero value is valid.
@@ -19,9 +21,9 @@ type TLSListenerOptions struct {
 	// over MaxPendingHandshakes (debug); nil discards.
 	Logger *slog.Logger
 	// OnHandshakeError, when set, is called for each connection whose
-	// handshake failed, and for each one closed at once because
-	// MaxPendingHandshakes handshakes were in progress (then err matches
-	// ErrTooManyHandshakes). It runs on the listener's goroutines and must
+	// handshake failed, and for each one closed by the handshake budget
+	// (its source's share used, or every slot taken: the new connection or
+	// an evicted silent one; then err matches ErrTooManyHandshakes). It runs on the listener's goroutines and must
 	// not block; the sidecar counts refusals with it.
 	OnHandshakeError func(remote net.Addr, err error)
 }
@@ -29,10 +31,15 @@ type TLSListenerOptions struct {
 // TLSListener accepts TCP connections from an inner listener and runs
 // each server TLS handshake on its own goroutine under HandshakeTimeout,
 // so a slow or silent client never delays another. At most
-// MaxPendingHandshakes handshakes run at once: a connection accepted
-// beyond that is closed immediately (counted in Rejected and in
+// MaxPendingHandshakes handshakes run at once, shared fairly between
+// source addresses (at most MaxPendingHandshakesPerSource each; when all
+// are taken, a new connection evicts the oldest silent one of the biggest
+// source; a connection silent for FirstByteTimeout is closed; see
+// tlsfair.go). A connection refused or evicted by this budget is closed
+// unhandshaken (counted in Rejected and in
 // podwire_transport_handshakes_rejected_total), which bounds the
-// goroutines and memory a flood of silent connections can take. Accept
+// goroutines and memory a flood of silent connections can take, and keeps
+// one source from starving the others. Accept
 // returns only connections whose handshake completed, as *tls.Conn.
 // Listen's TLS port and the sidecar's inbound port are TLSListeners. It is
 // a net.Listener, safe for concurrent use.
@@ -43,7 +50,7 @@ type TLSListener struct {
 	log   *slog.Logger
 	onErr func(net.Addr, error)
 
-	slots    chan struct{}  // one token per handshake in progress
+	pend     *pendingSet    // handshakes in progress, shared fairly by source (tlsfair.go)
 	conns    chan *tls.Conn // handshaken, ready for Accept
 	done     chan struct{}  // closed by Close
 	stopped  chan struct{}  // closed when the accept loop ends
@@ -53,9 +60,6 @@ type TLSListener struct {
 
 	closeOnce sync.Once
 	closeErr  error
-
-	mu       sync.Mutex            // guards inflight
-	inflight map[net.Conn]struct{} // raw conns in their handshake, closed by Close
 }
 
 // NewTLSListener starts accepting on inner and handshaking with conf
@@ -69,11 +73,10 @@ func NewTLSListener(inner net.Listener, conf *tls.Config, opts TLSListenerOption
 	}
 	l := &TLSListener{
 		inner: inner, conf: conf, cfg: cfg, log: loggerOr(opts.Logger), onErr: opts.OnHandshakeError,
-		slots:    make(chan struct{}, cfg.MaxPendingHandshakes),
-		conns:    make(chan *tls.Conn),
-		done:     make(chan struct{}),
-		stopped:  make(chan struct{}),
-		inflight: make(map[net.Conn]struct{}),
+		pend:    newPendingSet(cfg.MaxPendingHandshakes, cfg.perSource()),
+		conns:   make(chan *tls.Conn),
+		done:    make(chan struct{}),
+		stopped: make(chan struct{}),
 	}
 	l.wg.Add(1)
 	go l.acceptLoop()
@@ -88,43 +91,58 @@ func (l *TLSListener) acceptLoop() {
 	l.loopErr = ErrListenerClosed
 }
 
-// start takes a handshake slot for raw and handshakes on a new goroutine,
-// or closes raw at once when every slot is taken.
+// start takes a handshake slot for raw (evicting a silent connection of
+// the biggest source when all are taken) and handshakes on a new
+// goroutine, or closes raw at once when its source holds its share or no
+// slot can be freed.
 func (l *TLSListener) start(raw net.Conn) {
-	select {
-	case l.slots <- struct{}{}:
-	default:
-		l.rejected.Add(1)
-		handshakesRejected.Inc()
-		l.log.Debug("podwire: too many TLS handshakes in progress; closing the new connection",
-			"remote", raw.RemoteAddr().String(), "max_pending_handshakes", l.cfg.MaxPendingHandshakes)
-		raw.Close()
-		if l.onErr != nil {
-			l.onErr(raw.RemoteAddr(), ErrTooManyHandshakes)
+	pc := &pendingConn{raw: raw, src: sourceOf(raw.RemoteAddr()), start: time.Now()}
+	victim, err := l.pend.admit(pc)
+	if err != nil {
+		if errors.Is(err, ErrTooManyHandshakes) {
+			l.refuse(raw, err)
+		} else {
+			raw.Close()
 		}
 		return
 	}
-	_ = l.cfg.tuneTCP(raw)
-	if !l.track(raw) {
-		<-l.slots
-		raw.Close()
-		return
+	if victim != nil {
+		victim.evicted.Store(true)
+		l.refuse(victim.raw, errHandshakeEvicted) // its handshake goroutine sees the error and exits
 	}
+	_ = l.cfg.tuneTCP(raw)
 	l.wg.Add(1)
-	go l.handshake(raw)
+	go l.handshake(pc)
 }
 
-// handshake runs the server handshake of raw and delivers the result.
-func (l *TLSListener) handshake(raw net.Conn) {
+// refuse counts, closes and reports a connection closed unhandshaken by
+// the handshake budget.
+func (l *TLSListener) refuse(raw net.Conn, err error) {
+	l.rejected.Add(1)
+	handshakesRejected.Inc()
+	raw.Close()
+	l.log.Debug("podwire: TLS handshake budget: closing a pending connection",
+		"remote", raw.RemoteAddr().String(), "err", err,
+		"max_pending_handshakes", l.cfg.MaxPendingHandshakes, "per_source", l.cfg.perSource())
+	if l.onErr != nil {
+		l.onErr(raw.RemoteAddr(), err)
+	}
+}
+
+// handshake runs the server handshake of pc and delivers the result.
+func (l *TLSListener) handshake(pc *pendingConn) {
 	defer l.wg.Done()
-	tc := tls.Server(raw, l.conf)
+	raw := pc.raw
+	tc := tls.Server(newFirstByteConn(pc, min(l.cfg.FirstByteTimeout, l.cfg.HandshakeTimeout)), l.conf)
 	ctx, cancel := context.WithTimeout(context.Background(), l.cfg.HandshakeTimeout)
 	err := tc.HandshakeContext(ctx)
 	cancel()
 	// From here the conn is handed on (or closed); Close must no longer
 	// close it as a handshake in progress, and its slot is free.
-	l.untrack(raw)
-	<-l.slots
+	l.pend.done(pc)
+	if err != nil && pc.evicted.Load() {
+		return // reported as refused when evicted
+	}
 	if err != nil {
 		l.log.Info("podwire: TLS handshake failed", "remote", raw.RemoteAddr().String(), "err", err)
 		raw.Close()
@@ -162,8 +180,9 @@ func (l *TLSListener) Accept() (net.Conn, error) {
 // Addr returns the inner listener's address.
 func (l *TLSListener) Addr() net.Addr { return l.inner.Addr() }
 
-// Rejected returns how many connections were closed unhandshaken because
-// MaxPendingHandshakes handshakes were in progress.
+// Rejected returns how many connections were closed unhandshaken by the
+// handshake budget: over their source's MaxPendingHandshakesPerSource, or
+// with every slot taken, the new one or an evicted silent one.
 func (l *TLSListener) Rejected() uint64 { return l.rejected.Load() }
 
 // Close stops accepting, closes the inner listener and every handshake in
@@ -172,32 +191,10 @@ func (l *TLSListener) Rejected() uint64 { return l.rejected.Load() }
 // calls return the first result.
 func (l *TLSListener) Close() error {
 	l.closeOnce.Do(func() {
-		l.mu.Lock()
 		close(l.done)
-		for c := range l.inflight {
-			c.Close()
-		}
-		l.mu.Unlock()
+		l.pend.close()
 		l.closeErr = ignoreClosed(l.inner.Close())
 		l.wg.Wait()
 	})
 	return l.closeErr
-}
-
-// track records raw as in its handshake; false if Close has begun.
-func (l *TLSListener) track(raw net.Conn) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if isDone(l.done) {
-		return false
-	}
-	l.inflight[raw] = struct{}{}
-	return true
-}
-
-// untrack forgets raw once its handshake is over.
-func (l *TLSListener) untrack(raw net.Conn) {
-	l.mu.Lock()
-	delete(l.inflight, raw)
-	l.mu.Unlock()
 }

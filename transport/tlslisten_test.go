@@ -105,12 +105,13 @@ func TestTLSListenerCapsPendingHandshakes(t *testing.T) {
 	}
 }
 
-// TestTLSListenerGoodClientBesideSilentOnes: under the cap, silent
-// connections do not delay a good client, and Close cuts their handshakes.
+// TestTLSListenerGoodClientBesideSilentOnes: under the caps (of the
+// listener and of one source), silent connections do not delay a good
+// client, and Close cuts their handshakes.
 func TestTLSListenerGoodClientBesideSilentOnes(t *testing.T) {
 	dir := testCertDir(t, "inventory", "client")
 	ln := tlsListenerT(t, dir, DefaultMaxPendingHandshakes, 10*time.Second)
-	for range 20 {
+	for range DefaultMaxPendingHandshakesPerSource - 1 {
 		c, err := net.Dial("tcp", ln.Addr().String())
 		if err != nil {
 			t.Fatal(err)
@@ -122,7 +123,7 @@ func TestTLSListenerGoodClientBesideSilentOnes(t *testing.T) {
 	start := time.Now()
 	tc, err := tls.Dial("tcp", ln.Addr().String(), cli.ClientConfig("inventory", []string{ALPNMux}))
 	if err != nil {
-		t.Fatalf("good client beside 20 silent ones: %v", err)
+		t.Fatalf("good client beside %d silent ones: %v", DefaultMaxPendingHandshakesPerSource-1, err)
 	}
 	defer tc.Close()
 	c, ok := <-accepted
