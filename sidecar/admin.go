@@ -30,8 +30,7 @@ func newAdminServer(ctx context.Context, s *Sidecar) (*adminServer, error) {
 		uds = true
 		ln, err = s.listenUnix(ctx, path)
 	} else {
-		var lc net.ListenConfig
-		ln, err = lc.Listen(ctx, "tcp", s.cfg.Admin)
+		ln, err = s.listenTCP(ctx, s.cfg.Admin)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("admin listener %s: %w (change admin or free it)", s.cfg.Admin, err)

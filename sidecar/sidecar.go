@@ -15,6 +15,7 @@ import (
 	"github.com/podwire/podwire/mux"
 	"github.com/podwire/podwire/mux/muxprom"
 	"github.com/podwire/podwire/sidecar/internal/h2drain"
+	"github.com/podwire/podwire/sidecar/internal/handoff"
 	"github.com/podwire/podwire/transport"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -35,6 +36,7 @@ type Sidecar struct {
 	rm        *drainMetrics
 	muxCfg    mux.Config
 	givenLn   net.Listener     // from WithInboundListener, or nil
+	parent    *handoff.Parent  // the predecessor handing its listeners over, or nil
 	tcfg      transport.Config // handshake tuning of the inbound listener and upstream dials
 	certs     *transport.CertSource
 	serverTLS *tls.Config
@@ -59,6 +61,8 @@ type Sidecar struct {
 	dialErrs map[string]error                  // upstream address → last dial error (nil after a success)
 	streams  int                               // proxied streams in flight
 	zeroCh   chan struct{}                     // closed when streams drops to 0; nil if nobody waits
+	passable map[string]filer                  // listeners a successor can inherit, by handoff key
+	unixLns  []*transport.UnixListener         // every Unix socket bound or adopted, for SetUnlinkOnClose
 	h2conns  map[*h2drain.Conn]context.Context // proxied pairs that can be drained with GOAWAY → context ended with the pair
 
 	wg sync.WaitGroup // every goroutine the Sidecar starts
@@ -82,6 +86,7 @@ type options struct {
 	muxCfg *mux.Config
 	reg    *prometheus.Registry
 	inLn   net.Listener
+	parent *handoff.Parent
 }
 
 type optionFunc func(*options)
@@ -130,7 +135,7 @@ func New(cfg Config, opts ...Option) (*Sidecar, error) {
 		done: make(chan struct{}), upLns: map[string]net.Listener{},
 		sessions: map[*mux.Session]*inSession{}, conns: map[net.Conn]struct{}{},
 		peerIDs: map[string]identity{}, dialErrs: map[string]error{},
-		givenLn: o.inLn,
+		givenLn: o.inLn, parent: o.parent, passable: map[string]filer{},
 	}
 	s.tcfg = transport.DefaultConfig()
 	s.tcfg.HandshakeTimeout, s.tcfg.MaxPendingHandshakes = cfg.HandshakeTimeout, cfg.MaxPendingHandshakes
@@ -195,9 +200,8 @@ func (s *Sidecar) bind(ctx context.Context) error {
 	if len(s.cfg.Services) > 0 {
 		raw := s.givenLn
 		if raw == nil {
-			var lc net.ListenConfig
 			var err error
-			if raw, err = lc.Listen(ctx, "tcp", s.cfg.Listen); err != nil {
+			if raw, err = s.listenTCP(ctx, s.cfg.Listen); err != nil {
 				return fmt.Errorf("listen %s: %w (change listen or free the port)", s.cfg.Listen, err)
 			}
 		}
@@ -244,9 +248,21 @@ func (s *Sidecar) bind(ctx context.Context) error {
 
 // listenUnix binds a socket the sidecar serves (an upstream's or the
 // admin's) with the SDK's socket lifecycle.
+// A socket inherited from a predecessor is adopted instead (restart.go).
 func (s *Sidecar) listenUnix(ctx context.Context, path string) (*transport.UnixListener, error) {
-	return transport.ListenUnix(ctx, path, transport.UnixSocketOptions{Group: s.cfg.SocketGroup,
-		AllowSharedDir: s.cfg.AllowSharedSocketDir, Logger: s.log})
+	ln, err := s.adoptUnix(path)
+	if ln == nil && err == nil {
+		ln, err = transport.ListenUnix(ctx, path, transport.UnixSocketOptions{Group: s.cfg.SocketGroup,
+			AllowSharedDir: s.cfg.AllowSharedSocketDir, Logger: s.log})
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.passable[unixKey(path)] = ln
+	s.unixLns = append(s.unixLns, ln)
+	s.mu.Unlock()
+	return ln, nil
 }
 
 // setLocked runs f under mu unless the Sidecar is closed.
