@@ -5,24 +5,13 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"net"
-	"slices"
-	"strings"
 	"time"
 
-	"github.com/podwire/podwire/mux"
-	wirev1 "github.com/podwire/podwire/proto/podwire/wire/v1"
-	"github.com/podwire/podwire/transport"
-)
+	"google.golang.org/genproto/googleapis/rpc/code"
 
-// gRPC status codes used in stream replies.
-const (
-	codeInvalidArgument    = 3
-	codeNotFound           = 5
-	codePermissionDenied   = 7
-	codeFailedPrecondition = 9
-	codeUnavailable        = 14
+	"github.com/podwire/podwire/mux"
+	"github.com/podwire/podwire/transport"
 )
 
 // acceptInbound accepts connections from the inbound transport.TLSListener
@@ -55,20 +44,42 @@ func (s *Sidecar) countHandshakeError(_ net.Addr, err error) {
 	s.m.refusals.WithLabelValues("inbound", reason).Inc()
 }
 
+// newMuxServer builds the inbound stream server: one MuxService per
+// configured service with its allow list, refusing while draining, each
+// admitted stream proxied to the local app by proxyInbound.
+func (s *Sidecar) newMuxServer() (*transport.MuxServer, error) {
+	services := make(map[string]transport.MuxService, len(s.cfg.Services))
+	for _, svc := range s.cfg.Services {
+		services[svc.Name] = transport.MuxService{Allow: s.policies[svc.Name], Handler: s.proxyInbound}
+	}
+	return transport.NewMuxServer(transport.MuxServerConfig{
+		Services:      services,
+		HeaderTimeout: s.cfg.HeaderTimeout,
+		Draining:      s.draining.Load,
+		OnRefuse:      func(reason string) { s.m.refusals.WithLabelValues("inbound", reason).Inc() },
+		Logger:        s.log,
+	})
+}
+
 // serveConn serves the mux session of a handshaken connection until it
-// ends.
+// ends; its streams go through the MuxServer with the session's identity.
 func (s *Sidecar) serveConn(tc *tls.Conn) {
 	defer s.untrackConn(tc)
-	st := tc.ConnectionState()
-	peer := transport.PeerOfTLS(transport.KindMuxTLS, &st, tc.RemoteAddr())
-	sess, err := mux.Server(tc, s.muxCfg)
+	ac, err := transport.NewAuthConn(transport.KindMuxTLS, tc)
+	if err != nil {
+		s.log.Error("inbound connection without identity", "remote", tc.RemoteAddr().String(), "err", err)
+		tc.Close()
+		return
+	}
+	ai := ac.AuthInfo()
+	sess, err := mux.Server(ac, s.muxCfg)
 	if err != nil {
 		s.log.Error("start mux session", "remote", tc.RemoteAddr().String(), "err", err)
 		tc.Close()
 		return
 	}
 	in := &inSession{
-		sess: sess, peer: identityOf(peer), tls: peer, start: time.Now(),
+		sess: sess, peer: identityOf(ai.Peer), tls: ai.Peer, start: time.Now(),
 		local: tc.LocalAddr().String(), remote: tc.RemoteAddr().String(),
 	}
 	if !s.setLocked(func() { s.sessions[sess] = in }) {
@@ -76,7 +87,8 @@ func (s *Sidecar) serveConn(tc *tls.Conn) {
 		return
 	}
 	if s.draining.Load() {
-		go sess.Shutdown(context.Background()) // raced with Shutdown: send GoAway now
+		// Raced with Shutdown: send GoAway now; Close ends the wait.
+		s.goTracked(func() { sess.Shutdown(s.ctx) })
 	}
 	s.m.sessions.WithLabelValues("inbound").Inc()
 	s.m.sessionsTotal.WithLabelValues("inbound").Inc()
@@ -100,39 +112,37 @@ func (s *Sidecar) serveConn(tc *tls.Conn) {
 		}
 		s.goTracked(func() {
 			defer s.endStream()
-			s.serveStream(in, c)
+			s.muxSrv.ServeStream(s.ctx, c, ai)
 		})
 	}
 }
 
-// serveStream reads the header of one inbound stream, checks it, connects
-// to the local app and proxies. Every failure is answered to the peer with
-// a code and a message saying what to do.
-func (s *Sidecar) serveStream(in *inSession, c net.Conn) {
-	h, err := mux.ReadStreamHeader(c, s.cfg.HeaderTimeout)
+// proxyInbound connects an admitted stream to the local app's socket
+// (refusing with UNAVAILABLE when the app does not accept), accepts it and
+// copies bytes both ways.
+func (s *Sidecar) proxyInbound(ctx context.Context, st *transport.MuxStream) {
+	svc := st.Header.GetService()
+	dctx, cancel := context.WithTimeout(ctx, s.cfg.DialTimeout)
+	defer cancel()
+	var d net.Dialer
+	path := s.socketPath(svc)
+	app, err := d.DialContext(dctx, "unix", path)
 	if err != nil {
-		s.refuseHeader(in, c, err)
-		return
-	}
-	app, rerr := s.admit(in, h)
-	if rerr != nil {
-		s.m.refusals.WithLabelValues("inbound", rerr.Reason).Inc()
-		s.log.Warn("refused inbound stream", "peer", in.peer.String(), "service", h.GetService(), "reason", rerr.Reason, "msg", rerr.Message)
-		mux.Refuse(c, rerr.Code, rerr.Message)
+		st.Refuse(&transport.Refusal{Code: code.Code_UNAVAILABLE, Reason: "app_unavailable",
+			Message: fmt.Sprintf("the local %q app does not accept on its socket (%v); check that it is running and uses the sidecar's socket dir", svc, err)})
 		return
 	}
 	if !s.trackConn(app) {
-		c.Close()
+		st.Refuse(&transport.Refusal{Code: code.Code_UNAVAILABLE, Reason: "draining",
+			Message: "this sidecar is shutting down; retry on another replica"})
 		return
 	}
 	defer s.untrackConn(app)
-	if err := mux.Accept(c); err != nil {
-		s.m.refusals.WithLabelValues("inbound", "reply").Inc()
+	c, err := st.Accept()
+	if err != nil {
 		app.Close()
-		c.Close()
 		return
 	}
-	svc := h.GetService()
 	s.m.streamsTotal.WithLabelValues("inbound", svc).Inc()
 	g := s.m.streams.WithLabelValues("inbound", svc)
 	g.Inc()
@@ -148,79 +158,4 @@ func (s *Sidecar) serveStream(in *inSession, c net.Conn) {
 			rx.Add(float64(n))
 		}
 	})
-}
-
-// refuseHeader answers a stream whose header could not be read.
-func (s *Sidecar) refuseHeader(in *inSession, c net.Conn, err error) {
-	var he *mux.HeaderError
-	switch {
-	case errors.As(err, &he):
-		reason := "bad_header"
-		if he.Field == "version" {
-			reason = "version"
-		}
-		s.m.refusals.WithLabelValues("inbound", reason).Inc()
-		s.log.Warn("refused inbound stream: bad header", "peer", in.peer.String(), "err", err)
-		mux.Refuse(c, he.Code, he.Error())
-	case errors.Is(err, mux.ErrHeaderTooLarge):
-		s.m.refusals.WithLabelValues("inbound", "bad_header").Inc()
-		s.log.Warn("refused inbound stream: header too large", "peer", in.peer.String(), "err", err)
-		mux.Refuse(c, codeInvalidArgument, err.Error())
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		// A stream closed before any header: a liveness probe (keepWarm)
-		// or a client that gave up. Nothing to answer.
-		s.log.Debug("inbound stream closed before its header", "peer", in.peer.String())
-		c.Close()
-	default:
-		reason := "header_read"
-		if errors.Is(err, mux.ErrHeaderTimeout) {
-			reason = "header_timeout"
-		}
-		s.m.refusals.WithLabelValues("inbound", reason).Inc()
-		s.log.Warn("inbound stream header not read", "peer", in.peer.String(), "err", err)
-		c.Close()
-	}
-}
-
-// admit checks the header against the config and the peer's identity and
-// connects to the local app's socket.
-func (s *Sidecar) admit(in *inSession, h *wirev1.StreamHeader) (net.Conn, *RefusalError) {
-	if h.GetVersion() != mux.HeaderVersion {
-		return nil, &RefusalError{Reason: "version", Code: codeFailedPrecondition,
-			Message: fmt.Sprintf("header version %d is not supported (this sidecar speaks %d); upgrade the older side", h.GetVersion(), mux.HeaderVersion)}
-	}
-	svc := h.GetService()
-	pol, ok := s.policies[svc]
-	if !ok {
-		return nil, &RefusalError{Reason: "unknown_service", Code: codeNotFound,
-			Message: fmt.Sprintf("service %q is not served by this sidecar (it serves: %s); check the upstream name or address in the caller's config", svc, strings.Join(s.serviceNames(), ", "))}
-	}
-	if ok, _ := pol.Allows(in.tls); !ok {
-		return nil, &RefusalError{Reason: "forbidden", Code: codePermissionDenied,
-			Message: fmt.Sprintf("peer %s is not allowed to call service %q; add it to that service's allow list in the callee's sidecar config", in.peer.String(), svc)}
-	}
-	if s.draining.Load() {
-		return nil, &RefusalError{Reason: "draining", Code: codeUnavailable,
-			Message: "this sidecar is shutting down; retry on another replica"}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.DialTimeout)
-	defer cancel()
-	var d net.Dialer
-	path := s.socketPath(svc)
-	app, err := d.DialContext(ctx, "unix", path)
-	if err != nil {
-		return nil, &RefusalError{Reason: "app_unavailable", Code: codeUnavailable,
-			Message: fmt.Sprintf("the local %q app does not accept on %s (%v); check that it is running and uses socket dir %s", svc, path, err, s.cfg.SocketDir)}
-	}
-	return app, nil
-}
-
-// serviceNames returns the configured inbound services, sorted.
-func (s *Sidecar) serviceNames() []string {
-	names := make([]string, 0, len(s.cfg.Services))
-	for _, svc := range s.cfg.Services {
-		names = append(names, svc.Name)
-	}
-	slices.Sort(names)
-	return names
 }

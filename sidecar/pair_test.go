@@ -18,6 +18,7 @@ import (
 	"github.com/podwire/podwire/mux"
 	wirev1 "github.com/podwire/podwire/proto/podwire/wire/v1"
 	"github.com/podwire/podwire/transport"
+	"google.golang.org/genproto/googleapis/rpc/code"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
 
@@ -168,8 +169,8 @@ func TestRefusals(t *testing.T) {
 		code     uint32
 		contains string
 	}{
-		{"unknown service", "purchase", &wirev1.StreamHeader{Version: 1, Service: "billing", Payload: wirev1.Payload_PAYLOAD_RAW}, codeNotFound, `service "billing" is not served by this sidecar (it serves: inventory)`},
-		{"wrong identity", "intruder", &wirev1.StreamHeader{Version: 1, Service: "inventory", Payload: wirev1.Payload_PAYLOAD_RAW}, codePermissionDenied, "peer spiffe://podwire.local/intruder is not allowed to call service \"inventory\""},
+		{"unknown service", "purchase", &wirev1.StreamHeader{Version: 1, Service: "billing", Payload: wirev1.Payload_PAYLOAD_RAW}, uint32(code.Code_NOT_FOUND), `service "billing" is not served here`},
+		{"wrong identity", "intruder", &wirev1.StreamHeader{Version: 1, Service: "inventory", Payload: wirev1.Payload_PAYLOAD_RAW}, uint32(code.Code_PERMISSION_DENIED), "peer spiffe://podwire.local/intruder is not allowed to call service \"inventory\""},
 		{"allowed", "purchase", &wirev1.StreamHeader{Version: 1, Service: "inventory", Payload: wirev1.Payload_PAYLOAD_GRPC}, 0, ""},
 	}
 	for _, tt := range tests {
@@ -192,6 +193,11 @@ func TestRefusals(t *testing.T) {
 			if re.Code != tt.code || !strings.Contains(re.Message, tt.contains) {
 				t.Errorf("refusal = code %d %q, want code %d containing %q", re.Code, re.Message, tt.code, tt.contains)
 			}
+			// #12.9: a refusal names the requested service only, never
+			// what else this sidecar serves.
+			if tt.header.GetService() != "inventory" && strings.Contains(re.Message, "inventory") {
+				t.Errorf("refusal %q lists a served service; it must name only %q", re.Message, tt.header.GetService())
+			}
 		})
 	}
 	t.Run("unknown version", func(t *testing.T) {
@@ -210,8 +216,8 @@ func TestRefusals(t *testing.T) {
 		if err != nil {
 			t.Fatalf("read reply: %v", err)
 		}
-		if rep.GetCode() != codeFailedPrecondition || !strings.Contains(rep.GetMessage(), "version") {
-			t.Errorf("reply = code %d %q, want %d naming the version", rep.GetCode(), rep.GetMessage(), codeFailedPrecondition)
+		if rep.GetCode() != uint32(code.Code_FAILED_PRECONDITION) || !strings.Contains(rep.GetMessage(), "version") {
+			t.Errorf("reply = code %d %q, want %d naming the version", rep.GetCode(), rep.GetMessage(), uint32(code.Code_FAILED_PRECONDITION))
 		}
 	})
 }

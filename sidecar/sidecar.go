@@ -43,7 +43,10 @@ type Sidecar struct {
 	policies  map[string]*transport.AllowList // by service name; immutable after New
 	upFlows   map[string]*flow                // by upstream name; immutable after New
 	pool      *mux.Pool
-	started   atomic.Int64 // unix nanos of Start; 0 before
+	muxSrv    *transport.MuxServer // serves inbound streams
+	ctx       context.Context      // ends at Close: bounds work on request paths
+	cancel    context.CancelFunc   // ends ctx
+	started   atomic.Int64         // unix nanos of Start; 0 before
 
 	starting atomic.Bool // Start was called
 	draining atomic.Bool // Shutdown began: not ready, no new accepts
@@ -167,6 +170,11 @@ func New(cfg Config, opts ...Option) (*Sidecar, error) {
 		return nil, fmt.Errorf("tls: %w", err)
 	}
 	s.certs, s.serverTLS = certs, certs.ServerConfig([]string{ALPN})
+	if s.muxSrv, err = s.newMuxServer(); err != nil && len(cfg.Services) > 0 {
+		certs.Close()
+		return nil, err
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
 	pcfg := mux.DefaultPoolConfig()
 	pcfg.Dial, pcfg.Session, pcfg.DialTimeout = s.dialPeer, s.muxCfg, cfg.DialTimeout
 	pool, err := mux.NewPool(pcfg)
@@ -398,6 +406,7 @@ func (s *Sidecar) Close() error {
 	adm := s.admin
 	s.mu.Unlock()
 	s.doneOnce.Do(func() { close(s.done) })
+	s.cancel()
 	for _, ln := range lns {
 		ln.Close()
 	}

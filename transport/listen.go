@@ -153,7 +153,9 @@ func (l *Listener) open(ctx context.Context) error {
 			return err
 		}
 		l.tcp = append(l.tcp, l.tlsLn)
-		l.mux = newMuxServer(l, l.cfg.Mux)
+		if l.mux, err = newMuxServer(l, l.cfg.Mux); err != nil {
+			return err
+		}
 	}
 	if l.cfg.PlainAddr != "" {
 		ln, err := l.tcfg.listenConfig().Listen(ctx, "tcp", l.cfg.PlainAddr)

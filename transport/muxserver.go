@@ -3,26 +3,19 @@ package transport
 import (
 	"context"
 	"crypto/tls"
-	"errors"
-	"fmt"
 	"sync"
 
 	"github.com/podwire/podwire/mux"
 	wirev1 "github.com/podwire/podwire/proto/podwire/wire/v1"
 )
 
-// gRPC status codes written in stream replies (google.rpc.Code).
-const (
-	codeNotFound      = 5
-	codeUnimplemented = 12
-)
-
-// muxServer runs the podwire-mux/1 sessions of a Listener: it reads each
-// stream's podwire.wire.v1 header, refuses streams for other services, and
-// hands the rest to Listener.Accept. Safe for concurrent use.
+// muxServer runs the podwire-mux/1 sessions of a Listener: its MuxServer
+// reads each stream's header, refuses streams for other services or
+// payloads, and hands the rest to Listener.Accept. Safe for concurrent use.
 type muxServer struct {
-	l   *Listener
-	cfg mux.Config
+	l      *Listener
+	cfg    mux.Config
+	stream *MuxServer // the stream pipeline shared with the sidecar
 
 	wg         sync.WaitGroup     // session accept loops, stream handshakes, drains
 	hard       context.Context    // cancelled to cut drains short
@@ -34,15 +27,36 @@ type muxServer struct {
 }
 
 // newMuxServer prepares mux serving for l.
-func newMuxServer(l *Listener, cfg mux.Config) *muxServer {
+func newMuxServer(l *Listener, cfg mux.Config) (*muxServer, error) {
 	if cfg == (mux.Config{}) {
 		cfg = mux.DefaultConfig()
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = l.log
 	}
-	hard, cancel := context.WithCancel(context.Background())
-	return &muxServer{l: l, cfg: cfg, hard: hard, cancelHard: cancel, sessions: map[*mux.Session]string{}}
+	m := &muxServer{l: l, cfg: cfg, sessions: map[*mux.Session]string{}}
+	m.hard, m.cancelHard = context.WithCancel(context.Background())
+	var err error
+	m.stream, err = NewMuxServer(MuxServerConfig{
+		Services: map[string]MuxService{l.cfg.Service: {
+			Payloads: []wirev1.Payload{wirev1.Payload_PAYLOAD_GRPC, wirev1.Payload_PAYLOAD_UNSPECIFIED},
+			Handler:  m.deliver,
+		}},
+		HeaderTimeout: cfg.HeaderTimeout,
+		Logger:        l.log,
+	})
+	if err != nil {
+		m.cancelHard()
+		return nil, err
+	}
+	return m, nil
+}
+
+// deliver accepts an admitted stream and hands it to Listener.Accept.
+func (m *muxServer) deliver(_ context.Context, st *MuxStream) {
+	if c, err := st.Accept(); err == nil {
+		m.l.deliver(c)
+	}
 }
 
 // start runs a server session on a handshaken TLS conn; its streams carry
@@ -88,46 +102,9 @@ func (m *muxServer) acceptLoop(sess *mux.Session, ai *AuthInfo) {
 		m.wg.Add(1)
 		go func() {
 			defer m.wg.Done()
-			m.handleStream(&authStream{Conn: c, ai: ai})
+			m.stream.ServeStream(m.hard, c, ai)
 		}()
 	}
-}
-
-// handleStream reads the header and accepts or refuses the stream.
-func (m *muxServer) handleStream(c *authStream) {
-	h, err := mux.ReadStreamHeader(c, m.cfg.HeaderTimeout)
-	if err != nil {
-		var he *mux.HeaderError
-		if errors.As(err, &he) {
-			_ = mux.Refuse(c, he.Code, he.Error())
-		} else {
-			c.Close()
-		}
-		m.l.log.Info("podwire: mux stream header rejected", "remote", c.RemoteAddr().String(), "err", err)
-		return
-	}
-	if code, msg := m.refusal(h); code != 0 {
-		m.l.log.Info("podwire: mux stream refused", "service", h.GetService(), "code", code, "reason", msg)
-		_ = mux.Refuse(c, code, msg)
-		return
-	}
-	if err := mux.Accept(c); err != nil {
-		c.Close()
-		return
-	}
-	m.l.deliver(c)
-}
-
-// refusal returns a non-zero code for a header this Listener does not serve.
-func (m *muxServer) refusal(h *wirev1.StreamHeader) (uint32, string) {
-	if h.GetService() != m.l.cfg.Service {
-		return codeNotFound, fmt.Sprintf("service %q is not served here (this listener serves %q); check the peer address",
-			h.GetService(), m.l.cfg.Service)
-	}
-	if p := h.GetPayload(); p != wirev1.Payload_PAYLOAD_GRPC && p != wirev1.Payload_PAYLOAD_UNSPECIFIED {
-		return codeUnimplemented, fmt.Sprintf("payload %v is not served by a podwire SDK listener; use PAYLOAD_GRPC or a sidecar", p)
-	}
-	return 0, ""
 }
 
 // close stops new sessions and starts draining live ones: each gets a GoAway

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -95,6 +96,10 @@ func TestMuxStreamRefusals(t *testing.T) {
 			}
 			if got := codes.Code(re.Code); got != tt.want {
 				t.Errorf("refusal code = %v (%s), want %v", got, re.Message, tt.want)
+			}
+			// #12.9: a refusal names the requested service only.
+			if tt.h.GetService() != "inventory" && strings.Contains(re.Message, "inventory") {
+				t.Errorf("refusal %q names the served service; it must name only %q", re.Message, tt.h.GetService())
 			}
 		})
 	}
