@@ -31,6 +31,7 @@ func commands() []command {
 	return []command{
 		{"bench", "compare UDS, TCP, TLS, mux+TLS and the sidecar against bare grpc-go", runBench},
 		{"certs", "write a dev CA and per-service mTLS certificates", runCerts},
+		{"check", "preflight: certificates, socket dir, sockets and peers, one line per check", runCheck},
 		{"demo", "run inventory and purchase locally and place a batch of orders", runDemo},
 		{"serve", "run a sample service: podwire serve inventory|purchase", runServe},
 		{"sidecar", "run the pod sidecar: app Unix sockets <-> mTLS mux to peer sidecars", runSidecar},
