@@ -51,6 +51,7 @@ type dialConfig struct {
 	log              *slog.Logger
 	grpcOpts         []grpc.DialOption
 	tuning           Config
+	windows          flowWindows // WithStaticWindows, WithBDPWindows
 }
 
 // WithSocketDir sets where <name>.sock sockets are looked up. Default
@@ -250,12 +251,12 @@ func (c *dialConfig) dialOptions() []grpc.DialOption {
 	bo := backoff.DefaultConfig
 	bo.BaseDelay = min(bo.BaseDelay, c.tuning.ReconnectMaxDelay/10)
 	bo.MaxDelay = c.tuning.ReconnectMaxDelay
-	return []grpc.DialOption{
+	return append([]grpc.DialOption{
 		grpc.WithTransportCredentials(clientCreds{cfg: c}),
 		grpc.WithContextDialer(c.dial),
 		grpc.WithResolvers(&resolverBuilder{client: c.client, cfg: c}),
 		grpc.WithConnectParams(grpc.ConnectParams{Backoff: bo, MinConnectTimeout: c.tuning.HandshakeTimeout}),
-	}
+	}, c.windows.dialOptions()...)
 }
 
 // grpcTarget maps a parsed target to a grpc target and :authority.

@@ -27,6 +27,7 @@ type serverConfig struct {
 	maxStreams        uint32                // WithMaxConcurrentStreams
 	restrictHealth    bool                  // WithHealthToAll(false)
 	reg               prometheus.Registerer // WithMetrics; nil counts nothing
+	windows           flowWindows           // WithServerStaticWindows, WithServerBDPWindows
 }
 
 // WithAllow sets the allow-list: "uid:N", "gid:N" (Unix sockets, from
@@ -104,6 +105,7 @@ func ServerOptions(opts ...ServerOption) ([]grpc.ServerOption, error) {
 		p.denied = m.denied
 		sopts = m.options()
 	}
+	sopts = append(sopts, c.windows.serverOptions()...)
 	return append(sopts,
 		grpc.Creds(serverCreds{}),
 		grpc.ChainUnaryInterceptor(p.unary),
