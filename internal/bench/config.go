@@ -34,10 +34,10 @@ type Config struct {
 	// than few long ones.
 	Rounds int
 	// Warmup is the duration of each timed workload in the discarded
-	// warm-up round; default 200ms (quick 30ms).
+	// warm-up round; default 200ms (quick 20ms).
 	Warmup time.Duration
 	// Duration is how long each timed workload runs per row per round;
-	// default 300ms (quick 70ms).
+	// default 300ms (quick 60ms).
 	Duration time.Duration
 	// SetupCount is the number of channels the setup workload makes per
 	// row per round; default 100 (quick 10).
@@ -98,13 +98,14 @@ func DefaultConfig() Config {
 	}
 }
 
-// QuickConfig is the quick mode: thirty seconds or less on two cores.
+// QuickConfig is the quick mode: a minute or less on two cores, every
+// server and proxy in its own process restarted every round.
 func QuickConfig() Config {
 	return Config{
 		Mode:         "quick",
 		Rounds:       5,
-		Warmup:       30 * time.Millisecond,
-		Duration:     70 * time.Millisecond,
+		Warmup:       20 * time.Millisecond,
+		Duration:     60 * time.Millisecond,
 		SetupCount:   10,
 		IdleChannels: 20,
 		Streams:      100,
