@@ -63,14 +63,16 @@ func (a *adminServer) addr() string {
 
 // Handler returns the admin HTTP handler: /metrics (Prometheus text),
 // /healthz (200 while the process serves), /readyz (200 when ready, else
-// 503 with the reason) and /debug/sessions (a JSON Snapshot). Start serves
-// it on Config.Admin; tests may mount it elsewhere.
+// 503 with the reason), /debug/sessions (a JSON Snapshot) and POST
+// /restart (the SIGHUP restart, see Run). Start serves it on Config.Admin;
+// tests may mount it elsewhere.
 func (s *Sidecar) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})
+	mux.HandleFunc("POST /restart", s.serveRestart)
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if reason := s.notReady(); reason != "" {
 			http.Error(w, "not ready: "+reason, http.StatusServiceUnavailable)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"time"
 
@@ -176,4 +177,18 @@ func (s *Sidecar) signalReady() {
 	s.commitAdopted()
 	s.parent.Close()
 	s.log.Info("restart: serving on inherited listeners", "pid", os.Getpid())
+}
+
+// serveRestart is POST /restart: the same restart as SIGHUP, for hosts
+// where sending a signal is awkward (`curl -X POST --unix-socket …`). It
+// answers 202 at once; the outcome is logged and counted in
+// podwire_sidecar_handoffs_total. Only `podwire sidecar` (Run) acts on it.
+func (s *Sidecar) serveRestart(w http.ResponseWriter, _ *http.Request) {
+	select {
+	case s.restartReq <- struct{}{}:
+		w.WriteHeader(http.StatusAccepted)
+		fmt.Fprintln(w, "restart requested; see the log and podwire_sidecar_handoffs_total")
+	default:
+		http.Error(w, "a restart is already pending", http.StatusConflict)
+	}
 }

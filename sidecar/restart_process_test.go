@@ -68,7 +68,7 @@ func writeFile(t *testing.T, path, body string) {
 
 // startProcPair starts B then A with drain_timeout 20s and waits until
 // both are ready.
-func startProcPair(t *testing.T) *procPair {
+func startProcPair(t *testing.T, aAsPID1 bool) *procPair {
 	t.Helper()
 	work := shortDir(t)
 	pki := newTestPKI(t, "inventory", "purchase")
@@ -99,8 +99,11 @@ upstreams: [{name: inventory, address: %q, server_name: inventory}]
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { logf.Close() })
-	start := func(cfg string) (*exec.Cmd, chan struct{}) {
+	start := func(cfg string, pid1 bool) (*exec.Cmd, chan struct{}) {
 		cmd := exec.Command(p.bin, "sidecar", "--config", filepath.Join(work, cfg), "--log-format", "text")
+		if pid1 { // as in a container: PID 1 of its own pid namespace
+			cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID}
+		}
 		cmd.Stdout, cmd.Stderr = logf, logf // files, not pipes: successors inherit them
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -109,10 +112,10 @@ upstreams: [{name: inventory, address: %q, server_name: inventory}]
 		go func() { cmd.Wait(); close(exited) }()
 		return cmd, exited
 	}
-	p.cmdB, p.exitedB = start("b.yaml")
+	p.cmdB, p.exitedB = start("b.yaml", false)
 	p.pidB = p.cmdB.Process.Pid
 	waitHTTP(t, p.adminB, "/readyz")
-	p.cmdA, p.exitedA = start("a.yaml")
+	p.cmdA, p.exitedA = start("a.yaml", aAsPID1)
 	p.pidA = p.cmdA.Process.Pid
 	waitHTTP(t, p.adminA, "/readyz")
 	t.Cleanup(func() {
@@ -266,7 +269,7 @@ func quantile(ds []time.Duration, q float64) time.Duration {
 // idle-but-open connections and one call in flight exits in under 2s and
 // the call completes.
 func TestProcessRestart(t *testing.T) {
-	p := startProcPair(t)
+	p := startProcPair(t, false)
 	t.Run("bad config keeps the old process", func(t *testing.T) { p.badConfig(t) })
 	t.Run("hitless SIGHUP of A then B", func(t *testing.T) { p.hitless(t) })
 	t.Run("SIGTERM with idle connections", func(t *testing.T) { p.sigterm(t) })
@@ -411,5 +414,67 @@ func (p *procPair) sigterm(t *testing.T) {
 	t.Logf("SIGTERM with 50 idle connections and a call in flight: A exited after %v (drain_timeout 20s)", took.Round(time.Millisecond))
 	if took > 2*time.Second {
 		t.Errorf("A took %v to exit after SIGTERM, want < 2s", took)
+	}
+}
+
+// TestProcessRestartAsPID1: sidecar A runs as PID 1 of its own pid
+// namespace, as in a container. After a SIGHUP the old process drains and
+// stays as init (its exit would kill the successor); a second SIGHUP to
+// PID 1 restarts the successor in turn; calls keep working throughout;
+// SIGTERM to PID 1 stops every generation and PID 1 exits 0.
+func TestProcessRestartAsPID1(t *testing.T) {
+	p := startProcPair(t, true)
+	call := func(step string) {
+		t.Helper()
+		cc, err := grpc.NewClient("unix://"+filepath.Join(p.dirA, "inventory.sock"), grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cc.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := callSleep(ctx, cc, 0); err != nil {
+			t.Fatalf("%s: call through A: %v", step, err)
+		}
+	}
+	waitLog := func(re *regexp.Regexp, n int, what string) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			out, _ := os.ReadFile(p.log)
+			if len(re.FindAll(out, -1)) >= n {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no %s in the log after 30s", what)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	call("before")
+	for gen := 1; gen <= 2; gen++ {
+		if err := syscall.Kill(p.pidA, syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		waitLog(servingPid, gen, fmt.Sprintf("successor #%d serving", gen))
+		waitLog(regexp.MustCompile(`PID 1: supervising`), 1, "PID 1 supervising")
+		waitHTTP(t, p.adminA, "/readyz")
+		call(fmt.Sprintf("after restart %d", gen))
+		select {
+		case <-p.exitedA:
+			t.Fatalf("PID 1 exited after restart %d; its successor died with it", gen)
+		default:
+		}
+	}
+	if err := syscall.Kill(p.pidA, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.exitedA:
+	case <-time.After(15 * time.Second):
+		t.Fatal("PID 1 still running 15s after SIGTERM")
+	}
+	if err := p.cmdA.ProcessState; err == nil || !err.Success() {
+		t.Errorf("PID 1 exit: %v, want success", p.cmdA.ProcessState)
 	}
 }

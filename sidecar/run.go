@@ -57,6 +57,7 @@ func Run(ctx context.Context, cfg Config, opts ...Option) error {
 	// arrives on sigs too; so the drain is cut only by the second signal
 	// counted here, whichever of the two woke us first.
 	signals := 0
+	var child int // pid of the successor after a restart
 	for stop := false; !stop; {
 		select {
 		case <-ctx.Done():
@@ -65,30 +66,38 @@ func Run(ctx context.Context, cfg Config, opts ...Option) error {
 			signals++
 			stop = true
 		case <-hup:
-			stop = s.restart(ctx)
+			child = s.restart(ctx)
+			stop = child != 0
+		case <-s.restartReq:
+			child = s.restart(ctx)
+			stop = child != 0
 		case <-s.Done():
 			return errors.New("podwire/sidecar: stopped unexpectedly")
 		}
 	}
-	return drain(s, cfg.DrainTimeout, sigs, signals)
+	err = drain(s, cfg.DrainTimeout, sigs, signals)
+	if child != 0 && os.Getpid() == 1 {
+		return supervise(s.log, child)
+	}
+	return err
 }
 
-// restart runs a SIGHUP: true when a successor now serves and s must
-// drain, false when s serves on.
-func (s *Sidecar) restart(ctx context.Context) bool {
+// restart runs a SIGHUP (or POST /restart): it returns the pid of the
+// successor that now serves (s must drain), or 0 when s serves on.
+func (s *Sidecar) restart(ctx context.Context) int {
 	s.log.Info("SIGHUP: restarting; this process serves until the new one is ready")
 	start := time.Now()
 	child, err := s.startSuccessor(ctx)
 	if err != nil {
 		s.rm.handoffs.WithLabelValues("failed").Inc()
 		s.log.Error("restart failed; still serving with the old process and config", "err", err)
-		return false
+		return 0
 	}
 	s.rm.handoffs.WithLabelValues("done").Inc()
 	s.log.Info("restart: new process serves; this one stops accepting and drains", "pid", child.Pid(), "took", time.Since(start).Round(time.Millisecond).String())
 	child.Release()
 	s.stopForHandoff()
-	return true
+	return child.Pid()
 }
 
 // drain shuts s down within timeout; a second signal on sigs (counting

@@ -48,10 +48,11 @@ type Sidecar struct {
 	cancel    context.CancelFunc   // ends ctx
 	started   atomic.Int64         // unix nanos of Start; 0 before
 
-	starting atomic.Bool // Start was called
-	draining atomic.Bool // Shutdown began: not ready, no new accepts
-	done     chan struct{}
-	doneOnce sync.Once
+	starting   atomic.Bool // Start was called
+	draining   atomic.Bool // Shutdown began: not ready, no new accepts
+	done       chan struct{}
+	restartReq chan struct{} // POST /restart; buffered 1
+	doneOnce   sync.Once
 
 	mu       sync.Mutex // guards the fields below
 	closed   bool
@@ -135,7 +136,7 @@ func New(cfg Config, opts ...Option) (*Sidecar, error) {
 		cfg: cfg, log: o.log, reg: o.reg, m: newMetrics(o.reg), rm: newDrainMetrics(o.reg),
 		h2conns:  map[*h2drain.Conn]context.Context{},
 		policies: map[string]*transport.AllowList{}, upFlows: map[string]*flow{},
-		done: make(chan struct{}), upLns: map[string]net.Listener{},
+		done: make(chan struct{}), restartReq: make(chan struct{}, 1), upLns: map[string]net.Listener{},
 		sessions: map[*mux.Session]*inSession{}, conns: map[net.Conn]struct{}{},
 		peerIDs: map[string]identity{}, dialErrs: map[string]error{},
 		givenLn: o.inLn, parent: o.parent, passable: map[string]filer{},

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -49,6 +50,10 @@ func Start(exe string, args, env []string, files map[string]*os.File) (*Child, e
 	cmd := &exec.Cmd{
 		Path: exe, Args: args, Env: append(env, EnvFD+"=3"),
 		Stdout: os.Stdout, Stderr: os.Stderr, ExtraFiles: []*os.File{theirs},
+		// As PID 1 (a container's init), put the successors in their own
+		// process group, so that the old process, staying as init, can
+		// forward signals to every later generation at once.
+		SysProcAttr: &syscall.SysProcAttr{Setpgid: os.Getpid() == 1},
 	}
 	if err := cmd.Start(); err != nil {
 		conn.Close()
