@@ -25,7 +25,11 @@
 // between whole frames, see internal/h2drain) to every app's gRPC client,
 // on both the outbound socket and inbound streams; it returns as soon as
 // the clients have finished their calls and hung up, else at drain_timeout.
-// Run wires it all to signals for `podwire sidecar`.
+// Run wires it all to signals for `podwire sidecar`; on SIGHUP (or POST
+// /restart) it restarts without closing a listener: it re-executes its
+// binary, passes every listening socket to the new process (SCM_RIGHTS, see
+// internal/handoff) and drains once the new process serves. See
+// docs/sidecar-restart.md.
 //
 // The socket lifecycle, the allow lists, the reloading certificates, the
 // capped inbound handshakes and the upstream TLS dial are the SDK's own
