@@ -375,3 +375,14 @@ func waitFor(tb testing.TB, cond func() bool, what string) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestReadStreamHeaderZeroTimeout: a zero timeout means the default
+// HeaderTimeout, not an expired deadline.
+func TestReadStreamHeaderZeroTimeout(t *testing.T) {
+	opened, accepted := streamPipe(t, pipeConns)
+	go WriteHeader(opened, &wirev1.StreamHeader{Version: HeaderVersion, Service: "inventory"})
+	h, err := ReadStreamHeader(accepted, 0)
+	if err != nil || h.GetService() != "inventory" {
+		t.Fatalf("ReadStreamHeader(c, 0) = %v, %v; want the header", h, err)
+	}
+}

@@ -148,9 +148,11 @@ func DefaultConfig() Config {
 	}
 }
 
-// withDefaults returns c with every zero field set to its default. It is
-// the one place defaults are applied; Session and Pool call it.
-func (c Config) withDefaults() Config {
+// WithDefaults returns c with every zero field set to its default. It is
+// the one place defaults are applied: Session and Pool call it, and code
+// that reads a field (say HeaderTimeout for ReadStreamHeader) should read
+// it from c.WithDefaults().
+func (c Config) WithDefaults() Config {
 	d := DefaultConfig()
 	orDefault(&c.AcceptBacklog, d.AcceptBacklog)
 	orDefault(&c.MaxInboundStreams, d.MaxInboundStreams)

@@ -195,9 +195,13 @@ func readErr(what string, err error) error {
 }
 
 // ReadStreamHeader reads the header of a freshly accepted stream under a
-// read deadline of timeout (use Config.HeaderTimeout), then clears the
-// deadline. On a *HeaderError, answer with Refuse(c, herr.Code, herr.Error()).
+// read deadline of timeout (use Config.HeaderTimeout; 0 means its
+// default), then clears the deadline. On a *HeaderError, answer with
+// Refuse(c, herr.Code, herr.Error()).
 func ReadStreamHeader(c net.Conn, timeout time.Duration) (*wirev1.StreamHeader, error) {
+	if timeout <= 0 {
+		timeout = DefaultConfig().HeaderTimeout
+	}
 	if err := c.SetReadDeadline(time.Now().Add(timeout)); err != nil {
 		return nil, fmt.Errorf("podwire/mux: set header deadline: %w", err)
 	}

@@ -72,11 +72,11 @@ func DefaultPoolConfig() PoolConfig {
 	}
 }
 
-// withDefaults returns c with every zero field set to its default, the
-// Session's through Config.withDefaults. The one place defaults apply.
-func (c PoolConfig) withDefaults() PoolConfig {
+// WithDefaults returns c with every zero field set to its default, the
+// Session's through Config.WithDefaults. The one place defaults apply.
+func (c PoolConfig) WithDefaults() PoolConfig {
 	d := DefaultPoolConfig()
-	c.Session = c.Session.withDefaults()
+	c.Session = c.Session.WithDefaults()
 	orDefault(&c.MaxStreamsPerSession, d.MaxStreamsPerSession)
 	orDefault(&c.IdleTimeout, d.IdleTimeout)
 	orDefault(&c.BackoffBase, d.BackoffBase)
@@ -102,7 +102,7 @@ func (c PoolConfig) Validate() error {
 		return bad("BackoffBase", c.BackoffBase, "> 0")
 	case c.BackoffMax < 0:
 		return bad("BackoffMax", c.BackoffMax, "> 0")
-	case c.BackoffMax != 0 && c.BackoffMax < c.withDefaults().BackoffBase:
+	case c.BackoffMax != 0 && c.BackoffMax < c.WithDefaults().BackoffBase:
 		return bad("BackoffMax", c.BackoffMax, ">= BackoffBase")
 	case c.DialTimeout < 0:
 		return bad("DialTimeout", c.DialTimeout, "> 0")
@@ -160,7 +160,7 @@ func NewPool(cfg PoolConfig) (*Pool, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	cfg = cfg.withDefaults()
+	cfg = cfg.WithDefaults()
 	p := &Pool{cfg: cfg, log: cfg.Session.Logger, metrics: cfg.Session.Metrics,
 		peers: make(map[string]*peerState), retired: make(map[*Session]struct{}),
 		stopReap: make(chan struct{})}

@@ -17,6 +17,13 @@ type StreamQuota struct {
 	used atomic.Int64
 }
 
+// DefaultStreamQuota is the quota podwire's servers (transport.Listener,
+// the sidecar) make when their mux config sets none: four sessions' worth
+// of MaxInboundStreams. #12.7 held 8,733 never-read streams over 10
+// sessions; an idle stream costs ~4.1 KB of heap for both ends together
+// (TestManyStreams), so the quota bounds idle streams at ~17 MB per server.
+const DefaultStreamQuota = 4096
+
 // NewStreamQuota returns a quota of max streams; max must be positive.
 func NewStreamQuota(max int) (*StreamQuota, error) {
 	if max <= 0 {

@@ -75,7 +75,7 @@ func newSession(conn net.Conn, cfg Config, role Role) (*Session, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	cfg = cfg.withDefaults()
+	cfg = cfg.WithDefaults()
 	s := &Session{
 		conn: conn, cfg: cfg, role: role, created: time.Now(),
 		log:      cfg.Logger,

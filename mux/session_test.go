@@ -55,18 +55,18 @@ func TestConfigValidate(t *testing.T) {
 // TestConfigDefaults: zero fields become DefaultConfig's values in one
 // place, and set fields are kept.
 func TestConfigDefaults(t *testing.T) {
-	if got, want := (Config{}).withDefaults(), DefaultConfig(); got != want {
-		t.Errorf("Config{}.withDefaults() = %+v, want DefaultConfig() %+v", got, want)
+	if got, want := (Config{}).WithDefaults(), DefaultConfig(); got != want {
+		t.Errorf("Config{}.WithDefaults() = %+v, want DefaultConfig() %+v", got, want)
 	}
-	got := Config{HeaderTimeout: time.Second, StreamWindow: 4 << 20}.withDefaults()
+	got := Config{HeaderTimeout: time.Second, StreamWindow: 4 << 20}.WithDefaults()
 	want := DefaultConfig()
 	want.HeaderTimeout, want.StreamWindow = time.Second, 4<<20
 	if got != want {
-		t.Errorf("withDefaults() = %+v, want %+v", got, want)
+		t.Errorf("WithDefaults() = %+v, want %+v", got, want)
 	}
-	pc := PoolConfig{BackoffBase: 5 * time.Second}.withDefaults()
+	pc := PoolConfig{BackoffBase: 5 * time.Second}.WithDefaults()
 	if pc.BackoffMax != 5*time.Second || pc.Session != DefaultConfig() || pc.IdleTimeout != DefaultPoolConfig().IdleTimeout {
-		t.Errorf("PoolConfig{BackoffBase: 5s}.withDefaults() = %+v, want BackoffMax 5s and default Session", pc)
+		t.Errorf("PoolConfig{BackoffBase: 5s}.WithDefaults() = %+v, want BackoffMax 5s and default Session", pc)
 	}
 	// A session started with Config{} runs with the defaults.
 	a, b := net.Pipe()

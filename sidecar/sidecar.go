@@ -163,6 +163,11 @@ func New(cfg Config, opts ...Option) (*Sidecar, error) {
 	}
 	s.muxCfg.Logger = s.log
 	s.muxCfg.Metrics = muxprom.New(s.reg)
+	if s.muxCfg.StreamQuota == nil {
+		// One quota for the sidecar's sessions, so many peers (or one
+		// peer with many sessions) cannot hold streams without bound (#12.7).
+		s.muxCfg.StreamQuota, _ = mux.NewStreamQuota(mux.DefaultStreamQuota)
+	}
 	if err := s.muxCfg.Validate(); err != nil {
 		return nil, err
 	}

@@ -55,8 +55,9 @@ type ListenConfig struct {
 	Logger *slog.Logger
 	// Config is socket and timeout tuning; the zero value is DefaultConfig().
 	Config Config
-	// Mux tunes podwire-mux/1 sessions on the TLS port; the zero value is
-	// mux.DefaultConfig() with Logger.
+	// Mux tunes podwire-mux/1 sessions on the TLS port; zero fields take
+	// mux's defaults, Logger defaults to the listener's, and StreamQuota to
+	// one mux.DefaultStreamQuota shared by the listener's sessions.
 	Mux mux.Config
 }
 

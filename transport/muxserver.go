@@ -28,8 +28,10 @@ type muxServer struct {
 
 // newMuxServer prepares mux serving for l.
 func newMuxServer(l *Listener, cfg mux.Config) (*muxServer, error) {
-	if cfg == (mux.Config{}) {
-		cfg = mux.DefaultConfig()
+	cfg = cfg.WithDefaults()
+	if cfg.StreamQuota == nil {
+		// One quota per listener, shared by all its sessions (#12.7).
+		cfg.StreamQuota, _ = mux.NewStreamQuota(mux.DefaultStreamQuota)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = l.log
