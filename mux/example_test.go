@@ -115,3 +115,32 @@ func ExampleRefusedError() {
 	fmt.Println(err)
 	// Output: podwire/mux: peer refused stream: NOT_FOUND (code 5): "no service \"billing\""; check the service name and that the peer serves it
 }
+
+// One rule for service names, used by Dial, Listen, certs, the wire header
+// and the sidecar config.
+func ExampleValidateServiceName() {
+	for _, name := range []string{"inventory", "order-db2", "foo-", "Inventory"} {
+		fmt.Println(name, mux.ValidateServiceName(name) == nil)
+	}
+	fmt.Println(mux.ValidateServiceName("a.b"))
+	// Output:
+	// inventory true
+	// order-db2 true
+	// foo- false
+	// Inventory false
+	// service name "a.b": must be 1–63 lowercase letters, digits or '-', starting with a letter and not ending with '-' (a DNS label, e.g. "inventory"): it contains '.' at byte 1
+}
+
+// A server shares one StreamQuota between all the sessions it accepts, so
+// together they hold at most Max inbound streams; zero Config fields mean
+// their defaults.
+func ExampleStreamQuota() {
+	quota, err := mux.NewStreamQuota(mux.DefaultStreamQuota)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	cfg := mux.Config{StreamQuota: quota, MaxPingsPerSecond: 50}
+	fmt.Println(cfg.Validate(), cfg.WithDefaults().MaxRefusalsPerSecond, quota.Max(), quota.InUse())
+	// Output: <nil> 200 4096 0
+}
