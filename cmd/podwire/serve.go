@@ -65,6 +65,7 @@ when no inventory.sock is local). No other PODWIRE_* variable is read by serve.`
 	f.StringVar(&cfg.DataPath, "data", "", "the service's data file (bbolt), e.g. /var/lib/podwire/inventory.db; required")
 	f.StringVar(&cfg.AdminAddr, "admin", "", "serve /metrics, /healthz, /readyz, /debug/sessions on this loopback host:port")
 	f.BoolVar(&cfg.Seed, "seed", false, "load demo stock at start (inventory)")
+	f.StringVar(&cfg.Inventory, "inventory", "inventory", "purchase: how to reach inventory: a service name (its socket in --socket-dir, else PODWIRE_PEER_<NAME>=host:port), unix:///path.sock or tls://host:port; purchase serves at once and reports not ready until inventory answers")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long in-flight RPCs may finish on SIGTERM")
 	pos, err := f.parse(args)
 	if err != nil {

@@ -38,6 +38,10 @@ type Config struct {
 	AdminAddr string
 	// Seed loads demo data at start (inventory: DemoStock).
 	Seed bool
+	// Inventory is how purchase reaches inventory: a service name (its
+	// socket in SocketDir, else PODWIRE_PEER_<NAME>), unix:///path.sock or
+	// tls://host:port. Default "inventory". Other services ignore it.
+	Inventory string
 	// ShutdownTimeout bounds the graceful stop before in-flight RPCs are
 	// cut off. Default 10s.
 	ShutdownTimeout time.Duration

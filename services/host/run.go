@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -29,6 +30,12 @@ type Service struct {
 	// Shutdown, if set, is called when the stop begins, before
 	// GracefulStop, to end streams that never end on their own.
 	Shutdown func(context.Context) error
+	// Ready, if set, decides readiness: Run opens the socket at once but
+	// reports NOT_SERVING (and /readyz 503) until Ready calls set(true),
+	// and again whenever it calls set(false); nil means ready as soon as
+	// the socket is open. Run calls Ready in its own goroutine with a ctx
+	// that ends when the stop begins, and waits for it to return.
+	Ready func(ctx context.Context, set func(ready bool))
 }
 
 // Addrs are where a running service can be reached.
@@ -91,10 +98,19 @@ func Run(ctx context.Context, cfg Config, reg *prometheus.Registry, svc Service,
 	}
 	served := make(chan error, 1)
 	go func() { served <- gs.Serve(lis) }()
-	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
-	hs.SetServingStatus(svc.HealthName, healthpb.HealthCheckResponse_SERVING)
-	isReady.Store(true)
-	log.Info("serving", "service", cfg.Service, "socket", addrs.Socket, "tls", addrs.TLS, "admin", addrs.Admin)
+	setReady, halt := readiness(hs, svc.HealthName, &isReady)
+	if svc.Ready == nil {
+		setReady(true)
+	} else {
+		setReady(false)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			svc.Ready(stopping, setReady)
+		}()
+		defer func() { <-done }()
+	}
+	log.Info("serving", "service", cfg.Service, "socket", addrs.Socket, "tls", addrs.TLS, "admin", addrs.Admin, "ready", svc.Ready == nil)
 	if ready != nil {
 		ready(addrs)
 	}
@@ -104,8 +120,7 @@ func Run(ctx context.Context, cfg Config, reg *prometheus.Registry, svc Service,
 	case serveErr = <-served:
 		served <- serveErr
 	}
-	isReady.Store(false)
-	hs.Shutdown()
+	halt()
 	beginStop()
 	stop(gs, svc, cfg, log)
 	if err := <-served; serveErr == nil && err != nil {
@@ -113,6 +128,35 @@ func Run(ctx context.Context, cfg Config, reg *prometheus.Registry, svc Service,
 	}
 	log.Info("stopped", "service", cfg.Service)
 	return serveErr
+}
+
+// readiness returns set, which sets health and /readyz, and halt, which
+// turns both off for good (the stop): a set after halt does nothing.
+func readiness(hs *healthServer, name string, isReady *atomic.Bool) (set func(bool), halt func()) {
+	var mu sync.Mutex // guards halted and orders the updates
+	halted := false
+	halt = func() {
+		mu.Lock()
+		defer mu.Unlock()
+		halted = true
+		isReady.Store(false)
+		hs.Shutdown()
+	}
+	set = func(ready bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if halted {
+			return
+		}
+		st := healthpb.HealthCheckResponse_NOT_SERVING
+		if ready {
+			st = healthpb.HealthCheckResponse_SERVING
+		}
+		hs.SetServingStatus("", st)
+		hs.SetServingStatus(name, st)
+		isReady.Store(ready)
+	}
+	return set, halt
 }
 
 // stop drains gs within cfg.ShutdownTimeout, then cuts it off.

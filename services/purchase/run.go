@@ -5,10 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"time"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"google.golang.org/grpc"
 
 	inventoryv1 "github.com/podwire/podwire/proto/podwire/inventory/v1"
 	purchasev1 "github.com/podwire/podwire/proto/podwire/purchase/v1"
@@ -24,11 +23,17 @@ const InventoryName = "inventory"
 
 // Run serves purchase as cfg says (cfg.Service defaults to "purchase")
 // until ctx ends, then stops gracefully and closes the data file.
-// Inventory is reached with transport.Dial(ctx, "inventory") — its socket
-// in cfg.SocketDir when co-located, else TCP+TLS to PODWIRE_PEER_INVENTORY
-// with cfg's certificate files — retried until it resolves or ctx ends.
-// Orders a crash left pending are finished in the background. ready, if not
-// nil, is called with the bound addresses once RPCs are accepted.
+//
+// Purchase opens its socket at once and reports not ready (grpc health
+// NOT_SERVING, /readyz 503) until inventory is reachable and its health
+// says SERVING, and again whenever it stops being so; calls made meanwhile
+// wait for inventory within their deadline and then fail Unavailable.
+// Inventory is cfg.Inventory (default "inventory": its socket in
+// cfg.SocketDir when co-located, else TCP+TLS to PODWIRE_PEER_INVENTORY
+// with cfg's certificate files), dialled with transport.Dial. Each time
+// inventory becomes reachable, orders left pending are finished in the
+// background. ready, if not nil, is called with the bound addresses once
+// RPCs are accepted.
 func Run(ctx context.Context, cfg host.Config, ready func(host.Addrs)) error {
 	if cfg.Service == "" {
 		cfg.Service = ServiceName
@@ -45,34 +50,45 @@ func Run(ctx context.Context, cfg host.Config, ready func(host.Addrs)) error {
 		return err
 	}
 	defer st.Close()
-	cc, err := dialInventory(ctx, cfg, log)
-	if err != nil {
-		return err
+	target := cfg.Inventory
+	if target == "" {
+		target = InventoryName
 	}
-	defer cc.Close()
+	inv, err := newInventoryConn(ctx, target, inventoryDialOptions(cfg, log), log)
+	if err != nil {
+		return fmt.Errorf("podwire/purchase: --inventory %q: %w", target, err)
+	}
+	defer inv.Close()
 	reg := prometheus.NewRegistry()
-	srv, err := NewServer(st, inventoryv1.NewInventoryServiceClient(cc), WithLogger(log), WithMetrics(NewMetrics(reg)))
+	srv, err := NewServer(st, inventoryv1.NewInventoryServiceClient(inv), WithLogger(log), WithMetrics(NewMetrics(reg)))
 	if err != nil {
 		return err
 	}
-	rctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	defer cancel()
-	wg.Go(func() {
-		if n, err := srv.Recover(rctx); n > 0 || err != nil {
-			log.Info("recovered pending orders", "confirmed", n, "err", err)
-		}
-	})
+	var recovering atomic.Bool
 	return host.Run(ctx, cfg, reg, host.Service{
 		HealthName: purchasev1.PurchaseService_ServiceDesc.ServiceName,
 		Register:   srv.Register,
+		Ready: func(rctx context.Context, set func(bool)) {
+			inv.watch(rctx, set, func() {
+				if !recovering.CompareAndSwap(false, true) {
+					return
+				}
+				wg.Go(func() {
+					defer recovering.Store(false)
+					if n, err := srv.Recover(rctx); n > 0 || err != nil {
+						log.Info("recovered pending orders", "confirmed", n, "err", err)
+					}
+				})
+			})
+		},
 	}, ready)
 }
 
-// dialInventory calls transport.Dial for inventory until the name resolves
-// (its socket appears or a peer address is configured) or ctx ends.
-func dialInventory(ctx context.Context, cfg host.Config, log *slog.Logger) (*grpc.ClientConn, error) {
+// inventoryDialOptions are the transport options purchase reaches
+// inventory with: cfg's socket dir and certificate files, and its logger.
+func inventoryDialOptions(cfg host.Config, log *slog.Logger) []transport.DialOption {
 	var opts []transport.DialOption
 	if cfg.SocketDir != "" {
 		opts = append(opts, transport.WithSocketDir(cfg.SocketDir))
@@ -80,17 +96,5 @@ func dialInventory(ctx context.Context, cfg host.Config, log *slog.Logger) (*grp
 	if cfg.CertFile != "" {
 		opts = append(opts, transport.WithTLSFiles(cfg.CertFile, cfg.KeyFile, cfg.CAFile))
 	}
-	opts = append(opts, transport.WithLogger(log))
-	wait := 50 * time.Millisecond
-	for {
-		cc, err := transport.Dial(ctx, InventoryName, opts...)
-		if err == nil {
-			return cc, nil
-		}
-		log.Warn("inventory not reachable yet; retrying", "err", err, "wait", wait)
-		if serr := sleep(ctx, wait); serr != nil {
-			return nil, fmt.Errorf("podwire/purchase: reach %s: %w (last error: %v); start inventory or set PODWIRE_PEER_INVENTORY", InventoryName, serr, err)
-		}
-		wait = min(2*wait, 2*time.Second)
-	}
+	return append(opts, transport.WithLogger(log))
 }

@@ -62,6 +62,7 @@ func TestRunOverUnixSockets(t *testing.T) {
 		t.Fatalf("Dial purchase: %v", err)
 	}
 	defer cc.Close()
+	waitReady(t, healthpb.NewHealthClient(cc), purAddrs.Admin.String(), true)
 	resp, err := purchasev1.NewPurchaseServiceClient(cc).PlaceOrder(t.Context(), place("k1", "alice", ol("milk-1l", 2)))
 	if err != nil {
 		t.Fatalf("PlaceOrder: %v", err)
