@@ -20,5 +20,3 @@ var (
 // "podwire/inventory: <Op> <Path>: <Err>" and Unwrap returns Err. It is
 // the type purchase.StoreError names too; Service tells them apart.
 type StoreError = boltdb.StoreError
-
-func errorsIsClosed(err error) bool { return errors.Is(err, ErrClosed) }

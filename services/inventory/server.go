@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	inventoryv1 "github.com/podwire/podwire/proto/podwire/inventory/v1"
+	"github.com/podwire/podwire/services/internal/boltdb"
 	"github.com/podwire/podwire/services/internal/valid"
 )
 
@@ -248,15 +249,14 @@ func (s *Server) pump(stream grpc.ServerStreamingServer[inventoryv1.WatchStockRe
 	}
 }
 
-// fail passes request errors through and turns store failures into
-// Internal (logged) or Unavailable after Close.
+// fail passes request errors through and answers store failures in
+// inventory's words (boltdb.Status: Unavailable for a full disk, an I/O
+// error or a closed store, DataLoss for damage), logging the cause.
 func (s *Server) fail(op string, err error) error {
 	if _, ok := status.FromError(err); ok {
 		return err
 	}
-	if errorsIsClosed(err) {
-		return status.Errorf(codes.Unavailable, "inventory %s: store closed; retry on another replica", op)
-	}
-	s.log.Error("inventory: store failure", "op", op, "err", err)
-	return status.Errorf(codes.Internal, "inventory %s: %v", op, err)
+	st := boltdb.Status("inventory", op, err, ErrClosed, ErrCorrupt, "retry")
+	s.log.Error("inventory: store failure", "op", op, "code", st.Code(), "err", err)
+	return st.Err()
 }

@@ -41,6 +41,12 @@ type env struct {
 // reaches inventory through a flaky wrapper that the test can arm.
 func newEnv(tb testing.TB, k grpctest.Kind, opts ...Option) *env {
 	tb.Helper()
+	return newEnvAt(tb, k, filepath.Join(tb.TempDir(), "purchase.db"), opts...)
+}
+
+// newEnvAt is newEnv with purchase's data file at purchasePath.
+func newEnvAt(tb testing.TB, k grpctest.Kind, purchasePath string, opts ...Option) *env {
+	tb.Helper()
 	dir := tb.TempDir()
 	inv, err := inventory.OpenStore(filepath.Join(dir, "inventory.db"))
 	if err != nil {
@@ -56,7 +62,7 @@ func newEnv(tb testing.TB, k grpctest.Kind, opts ...Option) *env {
 	}
 	icc := k.Serve(tb, func(g grpc.ServiceRegistrar) { isrv.Register(g) })
 	ic := inventoryv1.NewInventoryServiceClient(icc)
-	st, err := OpenStore(filepath.Join(dir, "purchase.db"))
+	st, err := OpenStore(purchasePath)
 	if err != nil {
 		tb.Fatalf("OpenStore: %v", err)
 	}
@@ -86,6 +92,9 @@ type flaky struct {
 	failAfter  int
 	code       codes.Code
 	reserves   int
+	// afterReserve, if set, runs after a Reserve went through, before
+	// purchase sees the reply.
+	afterReserve func()
 }
 
 func (f *flaky) arm(before, after int, code codes.Code) {
@@ -111,12 +120,15 @@ func (f *flaky) Reserve(ctx context.Context, req *inventoryv1.ReserveRequest, op
 	if after {
 		f.failAfter--
 	}
-	code := f.code
+	code, hook := f.code, f.afterReserve
 	f.mu.Unlock()
 	if before {
 		return nil, status.Error(code, "injected failure before inventory")
 	}
 	resp, err := f.InventoryServiceClient.Reserve(ctx, req, opts...)
+	if hook != nil && err == nil {
+		hook()
+	}
 	if after && err == nil {
 		return nil, status.Error(codes.Unavailable, "injected: inventory's reply was lost")
 	}

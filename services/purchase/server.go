@@ -4,18 +4,19 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"log/slog"
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	inventoryv1 "github.com/podwire/podwire/proto/podwire/inventory/v1"
 	purchasev1 "github.com/podwire/podwire/proto/podwire/purchase/v1"
+	"github.com/podwire/podwire/services/internal/boltdb"
 	"github.com/podwire/podwire/services/internal/valid"
 )
 
@@ -81,7 +82,7 @@ func (s *Server) PlaceOrder(ctx context.Context, req *purchasev1.PlaceOrderReque
 	defer unlock()
 	o, err := s.store.Order(id)
 	if err != nil {
-		return nil, s.fail("place order", err)
+		return nil, s.fail("place order", fmt.Sprintf("retry with the same idempotency key %q", req.GetIdempotencyKey()), err)
 	}
 	replayed := o != nil
 	switch {
@@ -97,7 +98,7 @@ func (s *Server) PlaceOrder(ctx context.Context, req *purchasev1.PlaceOrderReque
 			Lines: req.GetLines(), CreateTime: timestamppb.New(s.now()),
 		}
 		if err := s.store.PutPending(o); err != nil {
-			return nil, s.fail("place order", err)
+			return nil, s.fail("place order", fmt.Sprintf("nothing was reserved: retry with the same idempotency key %q", req.GetIdempotencyKey()), err)
 		}
 	}
 	o, err = s.confirmLocked(ctx, o)
@@ -129,18 +130,23 @@ func (s *Server) confirmLocked(ctx context.Context, o *purchasev1.Order) (*purch
 		if definitive(err) {
 			s.metrics.order("rejected")
 			if derr := s.store.DeletePending(o.GetOrderId()); derr != nil {
-				return nil, s.fail("place order", derr)
+				return nil, s.fail("place order", "inventory refused it ("+status.Convert(err).Message()+") but "+retryKey(o), derr)
 			}
 			return nil, err
 		}
 		s.metrics.order("failed")
 		s.log.Warn("purchase: order left pending", "order_id", o.GetOrderId(), "err", err)
+		if st := status.Convert(err); Retryable(err) {
+			return nil, status.Errorf(st.Code(), "%s (%s)", st.Message(), retryKey(o))
+		}
 		return nil, upstream("reserve", err)
 	}
-	o, err = s.store.SetState(o.GetOrderId(), purchasev1.OrderState_ORDER_STATE_CONFIRMED, via)
+	o2, err := s.store.SetState(o.GetOrderId(), purchasev1.OrderState_ORDER_STATE_CONFIRMED, via)
 	if err != nil {
-		return nil, s.fail("confirm order", err)
+		s.metrics.order("failed")
+		return nil, s.fail("confirm order", "its stock is reserved and "+retryKey(o), err)
 	}
+	o = o2
 	return o, nil
 }
 
@@ -151,7 +157,7 @@ func (s *Server) GetOrder(_ context.Context, req *purchasev1.GetOrderRequest) (*
 	}
 	o, err := s.store.Order(req.GetOrderId())
 	if err != nil {
-		return nil, s.fail("get order", err)
+		return nil, s.fail("get order", "retry later", err)
 	}
 	if o == nil || o.GetState() == pending {
 		return nil, valid.NotFound("order_id", "no order %q", req.GetOrderId())
@@ -174,7 +180,7 @@ func (s *Server) CancelOrder(ctx context.Context, req *purchasev1.CancelOrderReq
 	defer unlock()
 	o, err := s.store.Order(id)
 	if err != nil {
-		return nil, s.fail("cancel order", err)
+		return nil, s.fail("cancel order", "retry later with the same order id", err)
 	}
 	switch {
 	case o == nil || o.GetState() == pending:
@@ -191,7 +197,7 @@ func (s *Server) CancelOrder(ctx context.Context, req *purchasev1.CancelOrderReq
 	}
 	o, err = s.store.SetState(id, purchasev1.OrderState_ORDER_STATE_CANCELLED, "")
 	if err != nil {
-		return nil, s.fail("cancel order", err)
+		return nil, s.fail("cancel order", "its stock was released but the order is not yet saved as cancelled: retry CancelOrder with the same order id", err)
 	}
 	s.metrics.order("cancelled")
 	return &purchasev1.CancelOrderResponse{Order: o}, nil
@@ -226,7 +232,7 @@ func (s *Server) ListOrders(_ context.Context, req *purchasev1.ListOrdersRequest
 	}
 	orders, next, err := s.store.List(req.GetCustomerId(), after, n)
 	if err != nil {
-		return nil, s.fail("list orders", err)
+		return nil, s.fail("list orders", "retry later", err)
 	}
 	resp := &purchasev1.ListOrdersResponse{Orders: orders}
 	if next != nil {
@@ -285,12 +291,22 @@ func (s *Server) withDeadline(ctx context.Context) (context.Context, context.Can
 	return context.WithTimeout(ctx, s.cfg.CallTimeout)
 }
 
-// fail passes request errors through and turns store failures into
-// Internal (logged).
-func (s *Server) fail(op string, err error) error {
+// fail passes request errors through and answers store failures in
+// purchase's words (boltdb.Status: Unavailable for a full disk, an I/O
+// error or a closed store, DataLoss for damage), logging the cause. retry
+// says what to retry with.
+func (s *Server) fail(op, retry string, err error) error {
 	if _, ok := status.FromError(err); ok {
 		return err
 	}
-	s.log.Error("purchase: store failure", "op", op, "err", err)
-	return status.Errorf(codes.Internal, "purchase %s: %v", op, err)
+	st := boltdb.Status("purchase", op, err, ErrClosed, ErrCorrupt, retry)
+	s.log.Error("purchase: store failure", "op", op, "code", st.Code(), "err", err)
+	return st.Err()
+}
+
+// retryKey is the retry advice for an order whose outcome is not known
+// yet: the same idempotency key returns it, whether the retry or Recover
+// settles it first.
+func retryKey(o *purchasev1.Order) string {
+	return fmt.Sprintf("order %s stays pending: retry with the same idempotency key %q to get its outcome", o.GetOrderId(), o.GetIdempotencyKey())
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -117,14 +116,7 @@ func readOnly(tb testing.TB, path string) (string, string) {
 		}
 		return path, "permission denied"
 	}
-	mnt := filepath.Join(tb.TempDir(), "ro")
-	if err := os.Mkdir(mnt, 0o700); err != nil {
-		tb.Fatal(err)
-	}
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", mnt).CombinedOutput(); err != nil {
-		tb.Fatalf("mount tmpfs: %v: %s", err, out)
-	}
-	tb.Cleanup(func() { _ = exec.Command("umount", mnt).Run() })
+	mnt := damagetest.Tmpfs(tb, "4m")
 	b, err := os.ReadFile(path)
 	if err != nil {
 		tb.Fatal(err)
@@ -133,9 +125,7 @@ func readOnly(tb testing.TB, path string) (string, string) {
 	if err := os.WriteFile(ro, b, 0o600); err != nil {
 		tb.Fatal(err)
 	}
-	if out, err := exec.Command("mount", "-o", "remount,ro", mnt).CombinedOutput(); err != nil {
-		tb.Fatalf("remount ro: %v: %s", err, out)
-	}
+	damagetest.ReadOnly(tb, mnt)
 	return ro, "read-only filesystem"
 }
 
