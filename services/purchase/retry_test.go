@@ -92,11 +92,26 @@ func TestDeadlineLeavesPendingThenRetryFinishes(t *testing.T) {
 func TestRestartRecoversPending(t *testing.T) {
 	e := newEnv(t, grpctest.Kinds()[0])
 	e.flaky.arm(0, 1_000_000, codes.Unavailable)
-	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
 	_, err := e.pc.PlaceOrder(ctx, place("k", "alice", ol("a", 7)))
 	cancel()
 	if err == nil {
 		t.Fatal("PlaceOrder succeeded under a lost-reply storm; want an error")
+	}
+	// The handler may still be running when the client gives up (a loaded
+	// machine): close the store only once it holds the pending order and
+	// the handler has let go of the order's lock.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		ids, _ := e.st.Pending()
+		if len(ids) == 1 {
+			if unlock, err := e.srv.locks.lock(t.Context(), ids[0]); err == nil {
+				unlock()
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pending orders %v 5s after the failed PlaceOrder; want one", ids)
+		}
 	}
 	if err := e.st.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
