@@ -40,7 +40,6 @@ var errHandshakeEvicted = errors.Join(ErrTooManyHandshakes, errors.New("podwire/
 type pendingConn struct {
 	raw     net.Conn
 	src     string
-	start   time.Time
 	heard   atomic.Bool // the client sent at least one byte
 	evicted atomic.Bool // closed to make room; already reported
 }

@@ -8,7 +8,6 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
-	"time"
 )
 
 // TLSListenerOptions configures NewTLSListener. The zero value is valid.
@@ -96,7 +95,7 @@ func (l *TLSListener) acceptLoop() {
 // goroutine, or closes raw at once when its source holds its share or no
 // slot can be freed.
 func (l *TLSListener) start(raw net.Conn) {
-	pc := &pendingConn{raw: raw, src: sourceOf(raw.RemoteAddr()), start: time.Now()}
+	pc := &pendingConn{raw: raw, src: sourceOf(raw.RemoteAddr())}
 	victim, err := l.pend.admit(pc)
 	if err != nil {
 		if errors.Is(err, ErrTooManyHandshakes) {
