@@ -83,7 +83,7 @@ func (s *Sidecar) proxyOutbound(u Upstream, app net.Conn) {
 		app.Close()
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.DialTimeout)
+	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.DialTimeout)
 	st, err := s.pool.DialService(ctx, u.Address, &wirev1.StreamHeader{
 		Version: mux.HeaderVersion,
 		Service: u.Name,
@@ -196,20 +196,11 @@ func (s *Sidecar) upstreamAddrs() []string {
 // When no live session exists it opens (and at once closes) a stream, which
 // makes the Pool dial; the peer sees a stream without a header and ignores it.
 func (s *Sidecar) keepWarm(addr string) {
-	base, cancelBase := context.WithCancel(context.Background())
-	defer cancelBase()
-	go func() { // ends when keepWarm returns or the Sidecar closes
-		select {
-		case <-s.done:
-			cancelBase()
-		case <-base.Done():
-		}
-	}()
 	t := time.NewTicker(warmInterval)
 	defer t.Stop()
 	for {
 		if !s.draining.Load() && !s.sessionAlive(addr) {
-			ctx, cancel := context.WithTimeout(base, s.cfg.DialTimeout)
+			ctx, cancel := context.WithTimeout(s.ctx, s.cfg.DialTimeout)
 			c, err := s.pool.Open(ctx, addr)
 			cancel()
 			if err == nil {
