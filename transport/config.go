@@ -8,11 +8,15 @@ import (
 	"time"
 )
 
-// Config is the numeric and socket tuning shared by Listen and Dial. Start
-// from DefaultConfig and change fields; the zero Config means DefaultConfig.
+// Config is the numeric and socket tuning shared by Listen and Dial. A
+// zero field means its documented default, applied in one place
+// (withDefaults), so Config{HandshakeTimeout: 5 * time.Second} changes
+// only the handshake timeout. Validate rejects only values that were set
+// and are wrong. DefaultConfig returns the defaults filled in.
 type Config struct {
-	// NoDelay sets TCP_NODELAY (send small gRPC frames at once). Default true.
-	NoDelay bool
+	// DelaySmallWrites turns TCP_NODELAY off (Nagle's algorithm batches
+	// small writes). Default false: small gRPC frames are sent at once.
+	DelaySmallWrites bool
 	// KeepAliveIdle is the TCP keepalive idle time before the first probe;
 	// a negative value turns SO_KEEPALIVE off. Default 30s.
 	KeepAliveIdle time.Duration
@@ -21,24 +25,25 @@ type Config struct {
 	// KeepAliveCount is the number of unanswered probes before the kernel
 	// drops the connection. Default 3.
 	KeepAliveCount int
-	// Linger is SO_LINGER in seconds; -1 keeps the OS default (close returns
-	// at once and unsent data is sent in the background). Default -1.
+	// Linger is SO_LINGER in seconds when > 0; a negative value closes
+	// with a reset (SO_LINGER 0). Default 0: the OS default (close returns
+	// at once and unsent data is sent in the background).
 	Linger int
-	// ReuseAddr sets SO_REUSEADDR on TCP listeners (Unix-like systems).
-	// Default true.
-	ReuseAddr bool
+	// NoReuseAddr leaves SO_REUSEADDR off on TCP listeners (Unix-like
+	// systems). Default false: SO_REUSEADDR is set.
+	NoReuseAddr bool
 	// HandshakeTimeout bounds a TLS handshake. Default 10s.
 	HandshakeTimeout time.Duration
 	// MaxPendingHandshakes caps the TLS handshakes in progress on one
 	// inbound TLS port (Listen's TLSAddr, a TLSListener): a connection
 	// accepted beyond it is closed at once, so a flood of silent clients
-	// cannot grow goroutines without bound. Must be > 0. Default 256.
+	// cannot grow goroutines without bound. Default 256.
 	MaxPendingHandshakes int
 	// MaxPendingHandshakesPerSource caps the pending handshakes of one
 	// source address (an IPv4 address or an IPv6 /64) on a TLS port; when
 	// every MaxPendingHandshakes slot is taken, a new connection evicts the
 	// oldest silent one of the source holding the most (see
-	// TLSListener). Zero means the default, 16; negative is invalid.
+	// TLSListener). Default 16.
 	MaxPendingHandshakesPerSource int
 	// FirstByteTimeout bounds the wait for the first bytes of an accepted
 	// connection (the TLS ClientHello, or the HTTP/2 preface on a Unix
@@ -64,63 +69,65 @@ type Config struct {
 // DefaultMaxPendingHandshakes is Config.MaxPendingHandshakes by default.
 const DefaultMaxPendingHandshakes = 256
 
-// DefaultConfig returns the defaults documented on Config.
-func DefaultConfig() Config {
-	return Config{
-		NoDelay:              true,
-		KeepAliveIdle:        30 * time.Second,
-		KeepAliveInterval:    10 * time.Second,
-		KeepAliveCount:       3,
-		Linger:               -1,
-		ReuseAddr:            true,
-		HandshakeTimeout:     10 * time.Second,
-		MaxPendingHandshakes: DefaultMaxPendingHandshakes,
-		FirstByteTimeout:     10 * time.Second,
-		ProbeTimeout:         time.Second,
-		MinTLSVersion:        tls.VersionTLS13,
-		ReconnectMaxDelay:    time.Second,
-	}
-}
+// DefaultConfig returns the defaults documented on Config, filled in.
+func DefaultConfig() Config { return Config{}.withDefaults() }
 
-// orDefault returns DefaultConfig for the zero Config.
-func (c Config) orDefault() Config {
-	if c == (Config{}) {
-		return DefaultConfig()
+// withDefaults returns c with every zero field set to its default: the
+// one place defaults are applied.
+func (c Config) withDefaults() Config {
+	def := func(v *time.Duration, d time.Duration) {
+		if *v == 0 {
+			*v = d
+		}
 	}
+	defInt := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&c.KeepAliveIdle, 30*time.Second)
+	def(&c.KeepAliveInterval, 10*time.Second)
+	defInt(&c.KeepAliveCount, 3)
+	def(&c.HandshakeTimeout, 10*time.Second)
+	defInt(&c.MaxPendingHandshakes, DefaultMaxPendingHandshakes)
+	defInt(&c.MaxPendingHandshakesPerSource, DefaultMaxPendingHandshakesPerSource)
+	def(&c.FirstByteTimeout, 10*time.Second)
+	def(&c.ProbeTimeout, time.Second)
+	if c.MinTLSVersion == 0 {
+		c.MinTLSVersion = tls.VersionTLS13
+	}
+	def(&c.ReconnectMaxDelay, time.Second)
 	return c
 }
 
-// perSource is MaxPendingHandshakesPerSource with its default applied.
-func (c Config) perSource() int {
-	if c.MaxPendingHandshakesPerSource == 0 {
-		return DefaultMaxPendingHandshakesPerSource
-	}
-	return c.MaxPendingHandshakesPerSource
-}
+// orDefault is withDefaults (the name the Listener, TLSListener and dialer use).
+func (c Config) orDefault() Config { return c.withDefaults() }
 
-// Validate reports the first field out of range, naming it.
+// perSource is MaxPendingHandshakesPerSource with its default applied.
+func (c Config) perSource() int { return c.withDefaults().MaxPendingHandshakesPerSource }
+
+// Validate reports the first field that was set to a wrong value, naming
+// it; zero fields are valid (they mean their defaults).
 func (c Config) Validate() error {
 	switch {
-	case c.KeepAliveIdle >= 0 && c.KeepAliveInterval <= 0:
-		return configError("KeepAliveInterval", "must be > 0 when keepalive is on, got %v", c.KeepAliveInterval)
-	case c.KeepAliveIdle >= 0 && c.KeepAliveCount <= 0:
-		return configError("KeepAliveCount", "must be > 0 when keepalive is on, got %d", c.KeepAliveCount)
-	case c.Linger < -1:
-		return configError("Linger", "must be -1 (OS default) or >= 0 seconds, got %d", c.Linger)
-	case c.HandshakeTimeout <= 0:
-		return configError("HandshakeTimeout", "must be > 0, got %v", c.HandshakeTimeout)
-	case c.MaxPendingHandshakes <= 0:
-		return configError("MaxPendingHandshakes", "must be > 0, got %d", c.MaxPendingHandshakes)
+	case c.KeepAliveInterval < 0:
+		return configError("KeepAliveInterval", "must be > 0 (or 0 for 10s), got %v", c.KeepAliveInterval)
+	case c.KeepAliveCount < 0:
+		return configError("KeepAliveCount", "must be > 0 (or 0 for 3), got %d", c.KeepAliveCount)
+	case c.HandshakeTimeout < 0:
+		return configError("HandshakeTimeout", "must be > 0 (or 0 for 10s), got %v", c.HandshakeTimeout)
+	case c.MaxPendingHandshakes < 0:
+		return configError("MaxPendingHandshakes", "must be > 0 (or 0 for %d), got %d", DefaultMaxPendingHandshakes, c.MaxPendingHandshakes)
 	case c.MaxPendingHandshakesPerSource < 0:
-		return configError("MaxPendingHandshakesPerSource", "must be >= 0 (0 means %d), got %d", DefaultMaxPendingHandshakesPerSource, c.MaxPendingHandshakesPerSource)
-	case c.FirstByteTimeout <= 0:
-		return configError("FirstByteTimeout", "must be > 0, got %v", c.FirstByteTimeout)
-	case c.ProbeTimeout <= 0:
-		return configError("ProbeTimeout", "must be > 0, got %v", c.ProbeTimeout)
-	case c.ReconnectMaxDelay <= 0:
-		return configError("ReconnectMaxDelay", "must be > 0, got %v", c.ReconnectMaxDelay)
-	case c.MinTLSVersion != tls.VersionTLS12 && c.MinTLSVersion != tls.VersionTLS13:
-		return configError("MinTLSVersion", "must be tls.VersionTLS12 or tls.VersionTLS13, got %#x", c.MinTLSVersion)
+		return configError("MaxPendingHandshakesPerSource", "must be > 0 (or 0 for %d), got %d", DefaultMaxPendingHandshakesPerSource, c.MaxPendingHandshakesPerSource)
+	case c.FirstByteTimeout < 0:
+		return configError("FirstByteTimeout", "must be > 0 (or 0 for 10s), got %v", c.FirstByteTimeout)
+	case c.ProbeTimeout < 0:
+		return configError("ProbeTimeout", "must be > 0 (or 0 for 1s), got %v", c.ProbeTimeout)
+	case c.ReconnectMaxDelay < 0:
+		return configError("ReconnectMaxDelay", "must be > 0 (or 0 for 1s), got %v", c.ReconnectMaxDelay)
+	case c.MinTLSVersion != 0 && c.MinTLSVersion != tls.VersionTLS12 && c.MinTLSVersion != tls.VersionTLS13:
+		return configError("MinTLSVersion", "must be tls.VersionTLS12 or tls.VersionTLS13 (or 0 for 1.3), got %#x", c.MinTLSVersion)
 	}
 	return nil
 }
@@ -142,7 +149,7 @@ func (c Config) keepAlive() net.KeepAliveConfig {
 // are set before bind; per-connection options are applied by tuneTCP.
 func (c Config) listenConfig() *net.ListenConfig {
 	lc := &net.ListenConfig{KeepAliveConfig: c.keepAlive()}
-	if ctl := reuseAddrControl(c.ReuseAddr); ctl != nil {
+	if ctl := reuseAddrControl(!c.NoReuseAddr); ctl != nil {
 		lc.Control = ctl
 	}
 	return lc
@@ -159,11 +166,14 @@ func (c Config) tuneTCP(conn net.Conn) error {
 	if !ok {
 		return nil
 	}
-	if err := tc.SetNoDelay(c.NoDelay); err != nil {
+	if err := tc.SetNoDelay(!c.DelaySmallWrites); err != nil {
 		return err
 	}
-	if c.Linger >= 0 {
+	switch {
+	case c.Linger > 0:
 		return tc.SetLinger(c.Linger)
+	case c.Linger < 0:
+		return tc.SetLinger(0)
 	}
 	return nil
 }

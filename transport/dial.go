@@ -171,13 +171,14 @@ func WithGRPCOptions(opts ...grpc.DialOption) DialOption {
 	return dialOptionFunc(func(c *dialConfig) error { c.grpcOpts = append(c.grpcOpts, opts...); return nil })
 }
 
-// WithConfig sets socket and timeout tuning; default DefaultConfig().
+// WithConfig sets socket and timeout tuning; zero fields mean their
+// defaults (DefaultConfig).
 func WithConfig(cfg Config) DialOption {
 	return dialOptionFunc(func(c *dialConfig) error {
 		if err := cfg.Validate(); err != nil {
 			return err
 		}
-		c.tuning = cfg
+		c.tuning = cfg.withDefaults()
 		return nil
 	})
 }
