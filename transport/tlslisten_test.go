@@ -157,9 +157,9 @@ func TestNewTLSListenerBadConfig(t *testing.T) {
 	}
 	defer raw.Close()
 	cfg := DefaultConfig()
-	cfg.MaxPendingHandshakes = 0
+	cfg.MaxPendingHandshakes = -1 // 0 means the default; a negative value is wrong
 	if _, err := NewTLSListener(raw, &tls.Config{}, TLSListenerOptions{Config: cfg}); !errors.Is(err, ErrBadConfig) {
-		t.Errorf("NewTLSListener with MaxPendingHandshakes 0 = %v, want ErrBadConfig", err)
+		t.Errorf("NewTLSListener with MaxPendingHandshakes -1 = %v, want ErrBadConfig", err)
 	}
 }
 
