@@ -33,6 +33,7 @@ func commands() []command {
 		{"certs", "write a dev CA and per-service mTLS certificates", runCerts},
 		{"check", "preflight: certificates, socket dir, sockets and peers, one line per check", runCheck},
 		{"demo", "run inventory and purchase locally and place a batch of orders", runDemo},
+		{"inject", "add the podwire sidecar to Kubernetes workloads (YAML in, YAML out)", runInject},
 		{"serve", "run a sample service: podwire serve inventory|purchase", runServe},
 		{"sidecar", "run the pod sidecar: app Unix sockets <-> mTLS mux to peer sidecars", runSidecar},
 		{"status", "show podwire sockets, listeners, sessions and peers (like netstat)", runStatus},
