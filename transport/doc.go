@@ -78,6 +78,16 @@
 //	NewCertSource    certificate, key and CA from PEM files, reloaded on change
 //	NewTLSListener   concurrent, capped, deadline-bound server handshakes
 //	DialMuxTLS       TCP+TLS dial that insists on ALPN podwire-mux/1
+//	NewAuthConn      a handshaken TLS conn as an AuthConn (its identity attached)
+//	MuxServer        the one server of mux streams: header under a deadline,
+//	                 version, service, payload, allow-list, draining, then a
+//	                 handler that accepts or refuses with google.rpc codes;
+//	                 the Listener's handler hands streams to gRPC, the
+//	                 sidecar's proxies bytes. Refusals name only the
+//	                 requested service.
+//
+// Config tunes sockets and timeouts; a zero field means its documented
+// default, so Config{HandshakeTimeout: 5 * time.Second} changes only that.
 //
 // # Cost of a channel
 //
@@ -96,5 +106,11 @@
 // PeerFrom (in handlers) and PeerOf (on clients, with the grpc.Peer call
 // option) report the transport kind and, over Unix sockets, the peer's uid,
 // gid and pid (SO_PEERCRED, Linux), over TLS its verified chain, SPIFFE ID
-// and DNS names.
+// and DNS names. The identity is produced by the handshake that
+// authenticated the peer — SO_PEERCRED when a Unix socket is accepted or
+// dialed, the verified TLS state of a connection or of its mux session —
+// and travels with the connection as an AuthConn; every stream of a mux
+// session shares the session's *AuthInfo. AuthInfoOf reads it, also
+// through wrappers that embed the AuthConn or expose NetConn (as
+// *tls.Conn does), so a metrics or tracing wrapper keeps the identity.
 package transport
