@@ -63,7 +63,7 @@ when no inventory.sock is local). No other PODWIRE_* variable is read by serve.`
 	f.Var(&allow, "allow", "allowed callers: uid:N, gid:N, spiffe://..., dns:name (repeatable or comma list; default: own uid and the CA's certificates)")
 	healthToAll := f.Bool("allow-health-to-all", true, "let any authenticated caller (any local Unix socket peer, any certificate the CA signed) reach grpc.health.v1 and reflection whatever --allow says; false puts them under --allow")
 	f.StringVar(&cfg.DataPath, "data", "", "the service's data file (bbolt), e.g. /var/lib/podwire/inventory.db; required")
-	f.StringVar(&cfg.AdminAddr, "admin", "", "serve /metrics, /healthz, /readyz, /debug/sessions on this loopback host:port")
+	f.StringVar(&cfg.AdminAddr, "admin", "", "serve /metrics, /healthz, /readyz, /debug/sessions on this loopback host:port or unix:/abs/path.sock")
 	f.BoolVar(&cfg.Seed, "seed", false, "load demo stock at start (inventory)")
 	f.StringVar(&cfg.Inventory, "inventory", "inventory", "purchase: how to reach inventory: a service name (its socket in --socket-dir, else PODWIRE_PEER_<NAME>=host:port), unix:///path.sock or tls://host:port; purchase serves at once and reports not ready until inventory answers")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long in-flight RPCs may finish on SIGTERM")

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -26,10 +28,23 @@ type admin struct {
 	done chan struct{} // closed when Serve returned
 }
 
-// startAdmin listens on addr (already checked to be loopback) and serves
+// listenAdmin listens on a loopback host:port, or on unix:PATH with the
+// SDK's socket lifecycle (0660 socket, a live socket never stolen, a stale
+// one removed, removed on close; a shared socket dir such as a pod's
+// emptyDir only with PODWIRE_ALLOW_SHARED_SOCKET_DIR, as for the service
+// socket).
+func listenAdmin(addr string, log *slog.Logger) (net.Listener, error) {
+	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
+		shared, _ := strconv.ParseBool(os.Getenv(transport.AllowSharedSocketDirEnv))
+		return transport.ListenUnix(context.Background(), path, transport.UnixSocketOptions{AllowSharedDir: shared, Logger: log})
+	}
+	return net.Listen("tcp", addr)
+}
+
+// startAdmin listens on addr (already checked: loopback or unix:PATH) and serves
 // in a goroutine that close stops and waits for.
 func startAdmin(addr string, gather prometheus.Gatherer, ready *atomic.Bool, snapshot func(admin net.Addr) statusapi.Snapshot, log *slog.Logger) (*admin, error) {
-	ln, err := net.Listen("tcp", addr)
+	ln, err := listenAdmin(addr, log)
 	if err != nil {
 		return nil, err
 	}

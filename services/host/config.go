@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -34,7 +36,9 @@ type Config struct {
 	// DataPath is the service's bbolt file; required.
 	DataPath string
 	// AdminAddr optionally serves /metrics, /healthz and /readyz over HTTP
-	// on a loopback host:port.
+	// on a loopback host:port, or on a Unix socket "unix:/abs/path.sock"
+	// (in a pod: in the shared socket dir, where the sidecar's
+	// metrics_listen proxies /metrics/app to it and exec probes reach it).
 	AdminAddr string
 	// Seed loads demo data at start (inventory: DemoStock).
 	Seed bool
@@ -69,8 +73,15 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// loopback checks that addr is host:port with a loopback IP or localhost.
+// loopback checks that addr is unix:/abs/path, or host:port with a
+// loopback IP or localhost.
 func loopback(addr string) error {
+	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
+		if !filepath.IsAbs(path) {
+			return fmt.Errorf("%w: --admin %q: the socket path must be absolute, e.g. unix:/run/podwire/inventory-admin.sock", ErrConfig, addr)
+		}
+		return nil
+	}
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return fmt.Errorf("%w: --admin %q is not host:port: %v", ErrConfig, addr, err)
@@ -79,7 +90,7 @@ func loopback(addr string) error {
 		return nil
 	}
 	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-		return fmt.Errorf("%w: --admin %q must be on loopback (127.0.0.1:PORT or [::1]:PORT); the admin endpoint has no authentication", ErrConfig, addr)
+		return fmt.Errorf("%w: --admin %q must be on loopback (127.0.0.1:PORT, [::1]:PORT or unix:/abs/path.sock); the admin endpoint has no authentication", ErrConfig, addr)
 	}
 	return nil
 }

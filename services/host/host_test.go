@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -45,6 +46,8 @@ func TestConfigValidate(t *testing.T) {
 		{"admin all interfaces", func(c *Config) { c.AdminAddr = ":9090" }, true},
 		{"admin public", func(c *Config) { c.AdminAddr = "10.0.0.1:9090" }, true},
 		{"admin no port", func(c *Config) { c.AdminAddr = "127.0.0.1" }, true},
+		{"admin unix socket", func(c *Config) { c.AdminAddr = "unix:/run/podwire/s-admin.sock" }, false},
+		{"admin relative unix socket", func(c *Config) { c.AdminAddr = "unix:s-admin.sock" }, true},
 		{"negative shutdown", func(c *Config) { c.ShutdownTimeout = -time.Second }, true},
 	}
 	for _, tt := range tests {
@@ -235,5 +238,47 @@ func TestRunHealthForDeniedPeers(t *testing.T) {
 				t.Error("/metrics still has podwire_service_rpcs_total")
 			}
 		})
+	}
+}
+
+// TestRunAdminOnUnixSocket: --admin unix:PATH serves /healthz, /readyz and
+// /metrics on the socket, and removes it on stop.
+func TestRunAdminOnUnixSocket(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "svc-admin.sock")
+	ctx, cancel := context.WithCancel(t.Context())
+	started, done := make(chan Addrs, 1), make(chan error, 1)
+	cfg := Config{Service: "svc", SocketDir: dir, DataPath: filepath.Join(dir, "unused"), AdminAddr: "unix:" + sock}
+	svc := Service{HealthName: "svc.v1.Svc", Register: func(g grpc.ServiceRegistrar) { g.RegisterService(&blockDesc, struct{}{}) }}
+	go func() { done <- Run(ctx, cfg, prometheus.NewRegistry(), svc, func(a Addrs) { started <- a }) }()
+	select {
+	case <-started:
+	case err := <-done:
+		cancel()
+		t.Fatalf("Run: %v", err)
+	}
+	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", sock)
+	}}
+	client := &http.Client{Transport: tr, Timeout: 5 * time.Second}
+	for path, want := range map[string]string{"/healthz": "ok", "/readyz": "ready", "/metrics": "go_goroutines"} {
+		resp, err := client.Get("http://admin" + path)
+		if err != nil {
+			t.Fatalf("GET %s over %s: %v", path, sock, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), want) {
+			t.Errorf("GET %s = %d %.80q, want 200 with %q", path, resp.StatusCode, body, want)
+		}
+	}
+	tr.CloseIdleConnections()
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run = %v", err)
+	}
+	if _, err := os.Stat(sock); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("admin socket still there after stop: %v", err)
 	}
 }
