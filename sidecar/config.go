@@ -55,6 +55,21 @@ type Config struct {
 	// "127.0.0.1:15000". Env: PODWIRE_ADMIN.
 	Admin string `yaml:"admin"`
 
+	// MetricsListen optionally serves a metrics-only HTTP endpoint on
+	// "host:port", e.g. ":15090" on the pod IP for Prometheus: GET
+	// /metrics (this sidecar's metrics) and GET /metrics/app (the app's
+	// /metrics, fetched from AppAdmin). Nothing else is served there:
+	// health, readiness and /debug stay on Admin. Default "" (off). Env:
+	// PODWIRE_METRICS_LISTEN.
+	MetricsListen string `yaml:"metrics_listen"`
+
+	// AppAdmin is the app's admin endpoint, "unix:/abs/path.sock" (e.g.
+	// `podwire serve --admin=unix:/run/podwire/inventory-admin.sock`) or a
+	// loopback "host:port", whose /metrics the MetricsListen endpoint
+	// serves at /metrics/app. Default "" (/metrics/app answers 404). Env:
+	// PODWIRE_APP_ADMIN.
+	AppAdmin string `yaml:"app_admin"`
+
 	// TLS holds the PEM files for the mTLS link between sidecars. Required
 	// when Services or Upstreams is not empty.
 	TLS TLSFiles `yaml:"tls"`
@@ -250,6 +265,8 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 		{"PODWIRE_SOCKET_GROUP", &c.SocketGroup},
 		{"PODWIRE_LISTEN", &c.Listen},
 		{"PODWIRE_ADMIN", &c.Admin},
+		{"PODWIRE_METRICS_LISTEN", &c.MetricsListen},
+		{"PODWIRE_APP_ADMIN", &c.AppAdmin},
 		{"PODWIRE_TLS_CERT", &c.TLS.Cert},
 		{"PODWIRE_TLS_KEY", &c.TLS.Key},
 		{"PODWIRE_TLS_CA", &c.TLS.CA},
@@ -329,6 +346,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := validateAdmin(c.Admin); err != nil {
+		return err
+	}
+	if err := c.validateMetrics(); err != nil {
 		return err
 	}
 	for _, d := range []struct {

@@ -54,20 +54,21 @@ type Sidecar struct {
 	restartReq chan struct{} // POST /restart; buffered 1
 	doneOnce   sync.Once
 
-	mu       sync.Mutex // guards the fields below
-	closed   bool
-	inLn     net.Listener
-	upLns    map[string]net.Listener // by upstream name
-	admin    *adminServer
-	sessions map[*mux.Session]*inSession
-	conns    map[net.Conn]struct{}             // TLS conns before they become sessions, and app conns
-	peerIDs  map[string]identity               // upstream address → identity it presented
-	dialErrs map[string]error                  // upstream address → last dial error (nil after a success)
-	streams  int                               // proxied streams in flight
-	zeroCh   chan struct{}                     // closed when streams drops to 0; nil if nobody waits
-	passable map[string]filer                  // listeners a successor can inherit, by handoff key
-	unixLns  []*transport.UnixListener         // every Unix socket bound or adopted, for SetUnlinkOnClose
-	h2conns  map[*h2drain.Conn]context.Context // proxied pairs that can be drained with GOAWAY → context ended with the pair
+	mu         sync.Mutex // guards the fields below
+	closed     bool
+	inLn       net.Listener
+	upLns      map[string]net.Listener // by upstream name
+	admin      *adminServer
+	metricsSrv *metricsServer // Config.MetricsListen; nil when off
+	sessions   map[*mux.Session]*inSession
+	conns      map[net.Conn]struct{}             // TLS conns before they become sessions, and app conns
+	peerIDs    map[string]identity               // upstream address → identity it presented
+	dialErrs   map[string]error                  // upstream address → last dial error (nil after a success)
+	streams    int                               // proxied streams in flight
+	zeroCh     chan struct{}                     // closed when streams drops to 0; nil if nobody waits
+	passable   map[string]filer                  // listeners a successor can inherit, by handoff key
+	unixLns    []*transport.UnixListener         // every Unix socket bound or adopted, for SetUnlinkOnClose
+	h2conns    map[*h2drain.Conn]context.Context // proxied pairs that can be drained with GOAWAY → context ended with the pair
 
 	wg sync.WaitGroup // every goroutine the Sidecar starts
 }
@@ -257,7 +258,7 @@ func (s *Sidecar) bind(ctx context.Context) error {
 		return ErrClosed
 	}
 	s.goTracked(adm.serve)
-	return nil
+	return s.startMetrics(ctx)
 }
 
 // listenUnix binds a socket the sidecar serves (an upstream's or the
@@ -409,7 +410,7 @@ func (s *Sidecar) Close() error {
 	for c := range s.conns {
 		conns = append(conns, c)
 	}
-	adm := s.admin
+	adm, ms := s.admin, s.metricsSrv
 	s.mu.Unlock()
 	s.doneOnce.Do(func() { close(s.done) })
 	s.cancel()
@@ -428,6 +429,9 @@ func (s *Sidecar) Close() error {
 	s.pool.Close()
 	if adm != nil {
 		adm.close()
+	}
+	if ms != nil {
+		ms.close()
 	}
 	s.wg.Wait()
 	s.certs.Close()

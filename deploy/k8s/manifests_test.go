@@ -17,6 +17,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 )
@@ -34,6 +35,8 @@ type rendered struct {
 	configMaps   map[string]*corev1.ConfigMap
 	policies     []*networkingv1.NetworkPolicy
 	certificates []*certificate
+	pdbs         []*policyv1.PodDisruptionBudget
+	monitors     []*serviceMonitor
 	other        []string // kinds decoded but not checked further
 }
 
@@ -106,6 +109,18 @@ func (r *rendered) add(apiVersion, kind string, doc []byte) error {
 			return err
 		}
 		r.policies = append(r.policies, &p)
+	case "policy/v1/PodDisruptionBudget":
+		var p policyv1.PodDisruptionBudget
+		if err := yaml.UnmarshalStrict(doc, &p); err != nil {
+			return err
+		}
+		r.pdbs = append(r.pdbs, &p)
+	case "monitoring.coreos.com/v1/ServiceMonitor":
+		var m serviceMonitor
+		if err := yaml.UnmarshalStrict(doc, &m); err != nil {
+			return err
+		}
+		r.monitors = append(r.monitors, &m)
 	case "v1/Namespace":
 		return yaml.UnmarshalStrict(doc, &corev1.Namespace{})
 	case "v1/ServiceAccount":
@@ -136,6 +151,7 @@ func TestBase(t *testing.T) {
 		t.Run(name, func(t *testing.T) { checkDeployment(t, r, d) })
 	}
 	t.Run("networkpolicy", func(t *testing.T) { checkPolicy(t, r) })
+	t.Run("poddisruptionbudgets", func(t *testing.T) { checkPDBs(t, r) })
 	t.Run("upstreams", func(t *testing.T) { checkUpstreams(t, r) })
 }
 
@@ -241,6 +257,8 @@ func checkDeployment(t *testing.T, r *rendered, d *appsv1.Deployment) {
 	checkData(t, spec, app, cfg)
 	checkPorts(t, r, d, sc, cfg)
 	checkProbes(t, sc, cfg)
+	checkMetrics(t, d, sc, app, cfg)
+	checkLabels(t, d)
 	checkTLS(t, spec, sc, cfg)
 	checkGrace(t, spec, app, cfg)
 	checkSecurity(t, spec)
@@ -399,12 +417,12 @@ func checkPolicy(t *testing.T, r *rendered) {
 			t.Errorf("policy does not select pod %s", name)
 		}
 	}
-	if len(p.Spec.Ingress) != 1 {
-		t.Fatalf("%d ingress rules, want 1", len(p.Spec.Ingress))
+	if len(p.Spec.Ingress) != 2 {
+		t.Fatalf("%d ingress rules, want 2 (mux port from the pods, metrics port from Prometheus)", len(p.Spec.Ingress))
 	}
 	rule := p.Spec.Ingress[0]
 	if len(rule.Ports) != 1 || rule.Ports[0].Port == nil || rule.Ports[0].Port.IntValue() != 15443 {
-		t.Errorf("ingress ports = %+v, want only TCP 15443", rule.Ports)
+		t.Errorf("first ingress rule ports = %+v, want only TCP 15443", rule.Ports)
 	}
 	if len(rule.From) != 1 || rule.From[0].PodSelector == nil {
 		t.Fatalf("ingress from = %+v, want the two pods", rule.From)
@@ -414,6 +432,7 @@ func checkPolicy(t *testing.T, r *rendered) {
 			t.Errorf("ingress does not admit pod %s", name)
 		}
 	}
+	checkMetricsRule(t, p.Spec.Ingress[1])
 }
 
 // selects evaluates In expressions (the only operator the policy uses).
