@@ -9,6 +9,8 @@ import (
 	"github.com/podwire/podwire/services/host"
 	"github.com/podwire/podwire/services/inventory"
 	"github.com/podwire/podwire/services/purchase"
+	"github.com/podwire/podwire/telemetry"
+	"github.com/podwire/podwire/transport"
 )
 
 // serveRunners maps `podwire serve <name>` to the service's Run.
@@ -37,6 +39,22 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	name, cfg, err := parseServe(args, stdout, stderr)
 	if err != nil {
 		return err
+	}
+	// OpenTelemetry from the standard OTEL_* variables; off when unset.
+	tel, err := telemetry.Setup(ctx, name)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := tel.Shutdown(sctx); err != nil {
+			cfg.Logger.Warn("flushing OpenTelemetry exports", "err", err)
+		}
+	}()
+	cfg.ServerOptions = tel.ServerOptions()
+	if opts := tel.DialOptions(); len(opts) > 0 {
+		cfg.DialOptions = append(cfg.DialOptions, transport.WithGRPCOptions(opts...))
 	}
 	return serveRunners[name](ctx, cfg, nil)
 }

@@ -7,6 +7,10 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/podwire/podwire/transport"
 )
 
 // Config says how and where a service runs. The zero value of each
@@ -49,6 +53,13 @@ type Config struct {
 	// ShutdownTimeout bounds the graceful stop before in-flight RPCs are
 	// cut off. Default 10s.
 	ShutdownTimeout time.Duration
+	// ServerOptions are added to the service's grpc.Server, e.g. the
+	// OpenTelemetry stats handler of telemetry.Telemetry.ServerOptions.
+	ServerOptions []grpc.ServerOption
+	// DialOptions are added to every transport.Dial the service makes
+	// (purchase → inventory), e.g. transport.WithGRPCOptions of
+	// telemetry.Telemetry.DialOptions, so client spans join the trace.
+	DialOptions []transport.DialOption
 	// Logger receives lifecycle logs; nil discards.
 	Logger *slog.Logger
 }

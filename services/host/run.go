@@ -68,7 +68,7 @@ func Run(ctx context.Context, cfg Config, reg *prometheus.Registry, svc Service,
 	if err != nil {
 		return err
 	}
-	gs := grpc.NewServer(sopts...)
+	gs := grpc.NewServer(append(sopts, cfg.ServerOptions...)...)
 	svc.Register(gs)
 	stopping, beginStop := context.WithCancel(context.Background())
 	defer beginStop()

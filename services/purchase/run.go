@@ -96,5 +96,6 @@ func inventoryDialOptions(cfg host.Config, log *slog.Logger) []transport.DialOpt
 	if cfg.CertFile != "" {
 		opts = append(opts, transport.WithTLSFiles(cfg.CertFile, cfg.KeyFile, cfg.CAFile))
 	}
+	opts = append(opts, cfg.DialOptions...)
 	return append(opts, transport.WithLogger(log))
 }
