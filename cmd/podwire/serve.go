@@ -70,7 +70,9 @@ Runs one sample service on <socket dir>/<name>.sock (and TCP+TLS with
 --socket-dir is not set; PODWIRE_ALLOW_SHARED_SOCKET_DIR=true to accept a socket
 dir other users can write (a pod's emptyDir); PODWIRE_PEER_<NAME> and
 PODWIRE_PEER_TEMPLATE to find remote peers (purchase finds inventory this way
-when no inventory.sock is local). No other PODWIRE_* variable is read by serve.`
+when no inventory.sock is local). No other PODWIRE_* variable is read by serve.
+The standard OTEL_* variables (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_SERVICE_NAME, ...)
+turn on OpenTelemetry traces and metrics over OTLP; unset, nothing is exported.`
 	var cfg host.Config
 	var allow listFlag
 	f.StringVar(&cfg.SocketDir, "socket-dir", "", "directory of <service>.sock sockets (default $PODWIRE_SOCKET_DIR, else /run/podwire)")
