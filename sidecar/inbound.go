@@ -36,7 +36,8 @@ func (s *Sidecar) acceptInbound(ln net.Listener) {
 
 // countHandshakeError is the inbound listener's OnHandshakeError: it counts
 // the refusal (the listener logs it).
-func (s *Sidecar) countHandshakeError(_ net.Addr, err error) {
+func (s *Sidecar) countHandshakeError(remote net.Addr, err error) {
+	s.m.handshakes.Observe(remote, err)
 	reason := "handshake"
 	if errors.Is(err, transport.ErrTooManyHandshakes) {
 		reason = "handshake_limit"

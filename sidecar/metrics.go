@@ -12,6 +12,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/podwire/podwire/transport"
 )
 
 // metrics are the sidecar's own collectors, registered on the Sidecar's
@@ -25,6 +27,7 @@ type metrics struct {
 	bytes         *prometheus.CounterVec // direction, service, dir ("tx" toward the peer, "rx" from it)
 	refusals      *prometheus.CounterVec // direction, reason
 	ready         prometheus.Gauge
+	handshakes    *transport.HandshakeFailures // podwire_tls_handshake_failures_total{reason}
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -51,6 +54,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "podwire_sidecar_ready", Help: "1 when /readyz answers 200.",
 		}),
 	}
+	hf, err := transport.NewHandshakeFailures(reg)
+	if err != nil {
+		panic(err) // a conflicting registration panics, as MustRegister below
+	}
+	m.handshakes = hf
 	reg.MustRegister(m.sessions, m.sessionsTotal, m.streams, m.streamsTotal, m.bytes, m.refusals, m.ready,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

@@ -132,3 +132,32 @@ func TestMetricsConfigValidate(t *testing.T) {
 		t.Errorf("ApplyEnv = %v: metrics_listen %q app_admin %q, want the variables", err, cfg.MetricsListen, cfg.AppAdmin)
 	}
 }
+
+// TestHandshakeFailuresCounted: a connection that is not TLS on the
+// inbound port shows in podwire_tls_handshake_failures_total{reason}.
+func TestHandshakeFailuresCounted(t *testing.T) {
+	pki := newTestPKI(t, "inventory")
+	cfg := DefaultConfig()
+	cfg.SocketDir, cfg.Admin, cfg.TLS, cfg.Listen = shortDir(t), "127.0.0.1:0", pki.files("inventory"), "127.0.0.1:0"
+	cfg.Services = []Service{{Name: "inventory"}}
+	s := startSidecar(t, cfg)
+	c, err := net.Dial("tcp", s.InboundAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	_, _ = c.Read(make([]byte, 64)) // the sidecar closes it
+	c.Close()
+	want := `podwire_tls_handshake_failures_total{reason="not_tls"} 1`
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, body := get(t, "http://"+s.AdminAddr()+"/metrics")
+		if strings.Contains(body, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/metrics lacks %s", want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -59,6 +59,10 @@ type ListenConfig struct {
 	// mux's defaults, Logger defaults to the listener's, and StreamQuota to
 	// one mux.DefaultStreamQuota shared by the listener's sessions.
 	Mux mux.Config
+	// OnHandshakeError, when set, is called for each TLS connection closed
+	// without a completed handshake (see TLSListenerOptions), e.g.
+	// (*HandshakeFailures).Observe.
+	OnHandshakeError func(remote net.Addr, err error)
 }
 
 // Listener accepts gRPC connections on the service's Unix socket and, when
@@ -149,7 +153,7 @@ func (l *Listener) open(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("podwire/transport: listen TLS on %s: %w", l.cfg.TLSAddr, err)
 		}
-		if l.tlsLn, err = NewTLSListener(raw, l.certs.ServerConfig(l.alpn()), TLSListenerOptions{Config: l.tcfg, Logger: l.log}); err != nil {
+		if l.tlsLn, err = NewTLSListener(raw, l.certs.ServerConfig(l.alpn()), TLSListenerOptions{Config: l.tcfg, Logger: l.log, OnHandshakeError: l.cfg.OnHandshakeError}); err != nil {
 			raw.Close()
 			return err
 		}

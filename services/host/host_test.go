@@ -218,6 +218,24 @@ func TestRunHealthForDeniedPeers(t *testing.T) {
 				}
 				cc.Close()
 			}
+			// A mux+tls call (podwire_mux_* on the SDK server) and a
+			// connection that is not TLS (podwire_tls_handshake_failures_total).
+			mc, err := transport.Dial(t.Context(), "svc", transport.WithSocketDir(t.TempDir()), transport.WithPeerAddr("svc", addrs.TLS.String()),
+				transport.WithTLSFiles(filepath.Join(dir, "client.crt"), filepath.Join(dir, "client.key"), filepath.Join(dir, "ca.crt")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = healthpb.NewHealthClient(mc).Check(t.Context(), &healthpb.HealthCheckRequest{})
+			mc.Close()
+			if status.Code(err) != want {
+				t.Errorf("mux+tls health Check = %v, want %v", err, want)
+			}
+			if raw, err := net.Dial("tcp", addrs.TLS.String()); err == nil {
+				fmt.Fprintf(raw, "GET / HTTP/1.1\r\n\r\n")
+				_, _ = raw.Read(make([]byte, 64))
+				raw.Close()
+			}
+			time.Sleep(100 * time.Millisecond)
 			resp, err := http.Get("http://" + addrs.Admin.String() + "/metrics")
 			if err != nil {
 				t.Fatal(err)
@@ -228,6 +246,8 @@ func TestRunHealthForDeniedPeers(t *testing.T) {
 				`grpc_server_handled_total{grpc_code="PermissionDenied",grpc_method="Block",grpc_service="test.Block",grpc_type="server_stream",transport="unix"} 1`,
 				`grpc_server_handled_total{grpc_code="PermissionDenied",grpc_method="Block",grpc_service="test.Block",grpc_type="server_stream",transport="tls"} 1`,
 				`podwire_authz_denied_total{method="/test.Block/Block",transport="tls"} 1`,
+				`podwire_mux_streams_opened_total{direction="inbound"} 1`,
+				`podwire_tls_handshake_failures_total{reason="not_tls"} 1`,
 				`grpc_server_handling_seconds_bucket{grpc_method="Check",grpc_service="grpc.health.v1.Health",grpc_type="unary",transport="unix",le="60"} 1`,
 			} {
 				if !strings.Contains(string(body), s) {

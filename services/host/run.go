@@ -17,6 +17,8 @@ import (
 	"google.golang.org/grpc/reflection"
 
 	"github.com/podwire/podwire/internal/statusapi"
+	"github.com/podwire/podwire/mux"
+	"github.com/podwire/podwire/mux/muxprom"
 	"github.com/podwire/podwire/transport"
 )
 
@@ -76,9 +78,16 @@ func Run(ctx context.Context, cfg Config, reg *prometheus.Registry, svc Service,
 	healthpb.RegisterHealthServer(gs, hs)
 	reflection.Register(gs)
 
+	hf, err := transport.NewHandshakeFailures(reg)
+	if err != nil {
+		return fmt.Errorf("podwire/host: register metrics: %w", err)
+	}
+	muxCfg := mux.DefaultConfig()
+	muxCfg.Metrics = muxprom.New(reg) // podwire_mux_* of the sessions on the TLS port
 	lis, err := transport.Listen(ctx, transport.ListenConfig{
 		Service: cfg.Service, SocketDir: cfg.SocketDir, TLSAddr: cfg.TLSListen,
 		CertFile: cfg.CertFile, KeyFile: cfg.KeyFile, CAFile: cfg.CAFile, Logger: log,
+		Mux: muxCfg, OnHandshakeError: hf.Observe,
 	})
 	if err != nil {
 		return err
