@@ -57,8 +57,8 @@ func TestSetupDisabled(t *testing.T) {
 // TestSetupBadExporter: an unknown exporter name is an error that says
 // which variable to check.
 func TestSetupBadExporter(t *testing.T) {
-	env := map[string]string{"OTEL_TRACES_EXPORTER": "zipkin-typo"}
-	_, err := setup(t.Context(), "svc", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	t.Setenv("OTEL_TRACES_EXPORTER", "zipkin-typo") // the exporters read the process environment
+	_, err := Setup(t.Context(), "svc")
 	if !errors.Is(err, ErrSetup) {
 		t.Errorf("setup with OTEL_TRACES_EXPORTER=zipkin-typo = %v, want ErrSetup", err)
 	}
