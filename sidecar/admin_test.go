@@ -81,7 +81,7 @@ func TestAdminUnixSocket(t *testing.T) {
 	if err := Status(context.Background(), &buf, StatusOptions{SocketDir: dir}); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"sidecar admin", "SIDECAR unix:" + filepath.Join(dir, adminSocketName), "ready: yes", "inbound"} {
+	for _, want := range []string{"sidecar admin", "SIDECAR  admin unix:" + filepath.Join(dir, adminSocketName), "ready: yes", "inbound"} {
 		if !strings.Contains(buf.String(), want) {
 			t.Errorf("status lacks %q:\n%s", want, buf.String())
 		}

@@ -41,7 +41,7 @@ func ExampleRenderStatus() {
 		},
 	})
 	// Output:
-	// SIDECAR 127.0.0.1:15000  ready: yes  uptime: 1m30s
+	// SIDECAR  admin 127.0.0.1:15000  ready: yes  uptime: 1m30s
 	//
 	// LISTENER  NAME       NET   ADDRESS                      MODE        OWNER        PEER ADDRESS
 	// upstream  inventory  unix  /run/podwire/inventory.sock  srw-rw----  65532:65532  inventory:15443

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/podwire/podwire/internal/statusapi"
 	"github.com/podwire/podwire/transport"
 )
 
@@ -105,7 +106,7 @@ func (s *Sidecar) startMetrics(ctx context.Context) error {
 	ms := &metricsServer{ln: ln}
 	if s.cfg.AppAdmin != "" {
 		var base string
-		ms.app, base = adminClient(s.cfg.AppAdmin, 10*time.Second)
+		ms.app, base = statusapi.Client(s.cfg.AppAdmin, 10*time.Second)
 		ms.url = base + "/metrics"
 	}
 	mux := http.NewServeMux()

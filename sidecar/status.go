@@ -2,10 +2,9 @@ package sidecar
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/podwire/podwire/internal/statusapi"
 	"github.com/podwire/podwire/transport"
 )
 
@@ -110,7 +110,7 @@ func RenderSockets(w io.Writer, dir string, socks []SocketFile) {
 		if sk.Admin {
 			state += " (sidecar admin)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", sk.Path, sk.Mode, dash(sk.Owner), state)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", sk.Path, sk.Mode, statusapi.Dash(sk.Owner), state)
 	}
 	tw.Flush()
 	if len(socks) == 0 {
@@ -118,41 +118,15 @@ func RenderSockets(w io.Writer, dir string, socks []SocketFile) {
 	}
 }
 
-// adminClient returns an HTTP client for admin ("host:port" or "unix:PATH")
-// and the base URL to use with it.
-func adminClient(admin string, timeout time.Duration) (*http.Client, string) {
-	tr := &http.Transport{DisableKeepAlives: true}
-	base := "http://" + admin
-	if path, ok := strings.CutPrefix(admin, "unix:"); ok {
-		tr.DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", path)
-		}
-		base = "http://podwire-admin"
-	}
-	return &http.Client{Transport: tr, Timeout: timeout}, base
-}
-
-// FetchSnapshot reads /debug/sessions from a sidecar's admin endpoint.
+// FetchSnapshot reads /debug/sessions from a sidecar's (or a `podwire
+// serve`'s) admin endpoint; an endpoint that does not answer is
+// ErrAdminUnreachable.
 func FetchSnapshot(ctx context.Context, admin string, timeout time.Duration) (Snapshot, error) {
-	var snap Snapshot
-	c, base := adminClient(admin, timeout)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/debug/sessions", nil)
-	if err != nil {
-		return snap, fmt.Errorf("%w: %s: %w", ErrAdminUnreachable, admin, err)
+	snap, err := statusapi.Fetch(ctx, admin, timeout)
+	if errors.Is(err, statusapi.ErrUnreachable) {
+		return snap, fmt.Errorf("%w: %w", ErrAdminUnreachable, err)
 	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return snap, fmt.Errorf("%w: %s: %w (is the sidecar running? pass --admin with its admin address)", ErrAdminUnreachable, admin, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return snap, fmt.Errorf("%w: %s/debug/sessions answered %s", ErrAdminUnreachable, admin, resp.Status)
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&snap); err != nil {
-		return snap, fmt.Errorf("decode %s/debug/sessions: %w", admin, err)
-	}
-	return snap, nil
+	return snap, err
 }
 
 // Check asks a sidecar's admin endpoint ("healthz" or "readyz") and
@@ -162,7 +136,7 @@ func Check(ctx context.Context, admin, endpoint string, timeout time.Duration) e
 	if endpoint != "healthz" && endpoint != "readyz" {
 		return fmt.Errorf("check %q: use healthz or readyz", endpoint)
 	}
-	c, base := adminClient(admin, timeout)
+	c, base := statusapi.Client(admin, timeout)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/"+endpoint, nil)
 	if err != nil {
 		return err
@@ -179,61 +153,9 @@ func Check(ctx context.Context, admin, endpoint string, timeout time.Duration) e
 	return nil
 }
 
-// RenderStatus prints a Snapshot as netstat-like tables.
+// RenderStatus prints a Snapshot as netstat-like tables, the same
+// tables `podwire status` prints; "—" marks a value not known yet.
 func RenderStatus(w io.Writer, admin string, snap Snapshot) error {
-	ready := "yes"
-	if !snap.Ready {
-		ready = "no (" + snap.NotReady + ")"
-	}
-	fmt.Fprintf(w, "SIDECAR %s  ready: %s  uptime: %s\n\n", admin, ready, (time.Duration(snap.UptimeSecs) * time.Second).String())
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "LISTENER\tNAME\tNET\tADDRESS\tMODE\tOWNER\tPEER ADDRESS")
-	for _, l := range snap.Listeners {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", l.Role, dash(l.Name), l.Network, l.Address, dash(l.Mode), dash(l.Owner), dash(l.Target))
-	}
-	tw.Flush()
-	fmt.Fprintln(w)
-	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SESSION\tTRANSPORT\tLOCAL\tREMOTE\tPEER\tSTREAMS\tTX\tRX\tRTT\tAGE")
-	for _, s := range snap.Sessions {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", s.Direction, s.Transport, s.Local, s.Remote, s.Peer,
-			s.Streams, bytesHuman(s.BytesTx), bytesHuman(s.BytesRx),
-			(time.Duration(s.RTTMillis * float64(time.Millisecond))).Round(time.Microsecond), (time.Duration(s.AgeSecs) * time.Second).String())
-	}
-	tw.Flush()
-	if len(snap.Sessions) == 0 {
-		fmt.Fprintln(w, "(no sessions)")
-	}
-	if len(snap.Upstreams) > 0 {
-		fmt.Fprintln(w)
-		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "UPSTREAM\tADDRESS\tTX\tRX")
-		for _, u := range snap.Upstreams {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Name, u.Address, bytesHuman(u.BytesTx), bytesHuman(u.BytesRx))
-		}
-		tw.Flush()
-	}
+	statusapi.Render(w, admin, snap)
 	return nil
-}
-
-func dash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}
-
-// bytesHuman renders n as B, KiB, MiB or GiB with one decimal.
-func bytesHuman(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%dB", n)
-	}
-	f, suffix := float64(n), []string{"KiB", "MiB", "GiB", "TiB"}
-	i := -1
-	for f >= unit && i < len(suffix)-1 {
-		f /= unit
-		i++
-	}
-	return fmt.Sprintf("%.1f%s", f, suffix[i])
 }
