@@ -2,7 +2,6 @@ package sidecar
 
 import (
 	"runtime"
-	rtmetrics "runtime/metrics"
 	"strconv"
 
 	"github.com/podwire/podwire/internal/statusapi"
@@ -23,17 +22,7 @@ const DefaultGOMAXPROCS = 1
 type RuntimeInfo = statusapi.RuntimeInfo
 
 // readRuntime reads RuntimeInfo of this process.
-func readRuntime() RuntimeInfo {
-	s := []rtmetrics.Sample{{Name: "/sched/latencies:seconds"}}
-	rtmetrics.Read(s)
-	var n uint64
-	if s[0].Value.Kind() == rtmetrics.KindFloat64Histogram {
-		for _, c := range s[0].Value.Float64Histogram().Counts {
-			n += c
-		}
-	}
-	return RuntimeInfo{GOMAXPROCS: runtime.GOMAXPROCS(0), Goroutines: runtime.NumGoroutine(), SchedEvents: n}
-}
+func readRuntime() RuntimeInfo { return statusapi.ReadRuntime() }
 
 // gomaxprocs decides the process's GOMAXPROCS from the config: an explicit
 // gomaxprocs key (or PODWIRE_GOMAXPROCS) wins; otherwise a GOMAXPROCS

@@ -11,10 +11,10 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
-	"runtime/metrics"
 	"strings"
 	"syscall"
 
+	"github.com/podwire/podwire/internal/statusapi"
 	"github.com/podwire/podwire/sidecar"
 )
 
@@ -42,24 +42,10 @@ type childReady struct {
 // goStats is a Go process's scheduler view, read by the parent around a
 // workload: SchedEvents counts goroutines put on a thread to run (every
 // hand-off from one goroutine to another that was waiting ends in one).
-type goStats struct {
-	GOMAXPROCS  int    `json:"gomaxprocs"`
-	Goroutines  int    `json:"goroutines"`
-	SchedEvents uint64 `json:"sched_events"`
-}
+type goStats = statusapi.RuntimeInfo
 
-// readGoStats reads this process's goStats from runtime/metrics.
-func readGoStats() goStats {
-	s := []metrics.Sample{{Name: "/sched/latencies:seconds"}}
-	metrics.Read(s)
-	var n uint64
-	if s[0].Value.Kind() == metrics.KindFloat64Histogram {
-		for _, c := range s[0].Value.Float64Histogram().Counts {
-			n += c
-		}
-	}
-	return goStats{GOMAXPROCS: runtime.GOMAXPROCS(0), Goroutines: runtime.NumGoroutine(), SchedEvents: n}
-}
+// readGoStats reads this process's goStats.
+func readGoStats() goStats { return statusapi.ReadRuntime() }
 
 // RunChild runs the bench server spec describes until stdin reaches EOF,
 // ctx ends or SIGTERM arrives. Once listening it writes one JSON line
