@@ -206,12 +206,17 @@ func (s *Session) acceptLoop() {
 		full := s.inbound >= s.cfg.MaxInboundStreams
 		s.mu.Unlock()
 		switch {
+		case s.isDraining():
+			// A stream the peer opened before our GoAway reached it:
+			// queueing it would hold Shutdown open for a stream nobody
+			// will Accept.
+			s.refuse(ys, codeUnavailable, "session draining; open the stream on another session")
 		case full:
-			s.refuse(ys, "too many concurrent streams")
+			s.refuse(ys, codeResourceExhausted, "too many concurrent streams")
 		case len(s.acceptCh) == cap(s.acceptCh):
-			s.refuse(ys, "accept backlog full")
+			s.refuse(ys, codeResourceExhausted, "accept backlog full")
 		case s.cfg.StreamQuota != nil && !s.cfg.StreamQuota.acquire():
-			s.refuse(ys, fmt.Sprintf("process-wide stream quota (%d across sessions) in use", s.cfg.StreamQuota.Max()))
+			s.refuse(ys, codeResourceExhausted, fmt.Sprintf("process-wide stream quota (%d across sessions) in use", s.cfg.StreamQuota.Max()))
 		default:
 			// Never blocks: this loop is the only sender and the
 			// channel has room.
@@ -227,13 +232,16 @@ func (s *Session) acceptLoop() {
 	}
 }
 
-// refuse answers an inbound stream with RESOURCE_EXHAUSTED and closes it,
+// refuse answers an inbound stream with code (RESOURCE_EXHAUSTED for a
+// bound, UNAVAILABLE while draining) and closes it,
 // in a tracked goroutine so a slow peer cannot stall the accept loop. When
 // AcceptBacklog refusals are already in flight the stream is just closed
 // (the opener reads EOF instead of the reply).
-func (s *Session) refuse(ys *yamux.Stream, reason string) {
-	s.metrics.StreamRefused(DirInbound, codeName(codeResourceExhausted))
-	s.noteRefusal()
+func (s *Session) refuse(ys *yamux.Stream, c uint32, reason string) {
+	s.metrics.StreamRefused(DirInbound, codeName(c))
+	if c == codeResourceExhausted {
+		s.noteRefusal()
+	}
 	s.log.Debug("refused inbound stream", "reason", reason, "max_inbound", s.cfg.MaxInboundStreams, "backlog", s.cfg.AcceptBacklog)
 	select {
 	case s.refusing <- struct{}{}:
@@ -245,7 +253,7 @@ func (s *Session) refuse(ys *yamux.Stream, reason string) {
 		defer func() { <-s.refusing }()
 		ys.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
 		msg := fmt.Sprintf("podwire/mux: %s on the accepting side (max %d inbound, backlog %d)", reason, s.cfg.MaxInboundStreams, s.cfg.AcceptBacklog)
-		if err := WriteReply(ys, &wirev1.StreamReply{Code: codeResourceExhausted, Message: truncate(msg, maxReplyMessage)}); err != nil {
+		if err := WriteReply(ys, &wirev1.StreamReply{Code: c, Message: truncate(msg, maxReplyMessage)}); err != nil {
 			s.log.Debug("write refusal failed", "err", err)
 		}
 		ys.Close()
