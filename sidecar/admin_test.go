@@ -58,12 +58,22 @@ func TestStatus(t *testing.T) {
 			t.Errorf("status output lacks %q:\n%s", want, out)
 		}
 	}
-	buf.Reset()
-	if err := Status(context.Background(), &buf, StatusOptions{Admin: p.b.AdminAddr()}); err != nil {
-		t.Fatal(err)
-	}
-	if out := buf.String(); !strings.Contains(out, "inbound") || !strings.Contains(out, "spiffe://podwire.local/purchase") {
-		t.Errorf("B status lacks the inbound session from purchase:\n%s", out)
+	// A is ready once its outbound session is up; B registers the same
+	// session when its accept loop gets to it, a moment later.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		buf.Reset()
+		if err := Status(context.Background(), &buf, StatusOptions{Admin: p.b.AdminAddr()}); err != nil {
+			t.Fatal(err)
+		}
+		out := buf.String()
+		if strings.Contains(out, "inbound") && strings.Contains(out, "spiffe://podwire.local/purchase") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("B status lacks the inbound session from purchase after 5s:\n%s", out)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
