@@ -3,6 +3,7 @@ package transport
 import (
 	"context"
 	"crypto/tls"
+	"github.com/podwire/podwire/internal/rawio"
 	"net"
 	"syscall"
 	"time"
@@ -191,5 +192,5 @@ func (c Config) dialTCP(ctx context.Context, hostport string) (net.Conn, error) 
 		conn.Close()
 		return nil, err
 	}
-	return conn, nil
+	return rawio.Wrap(conn), nil
 }

@@ -3,6 +3,7 @@
 package transport
 
 import (
+	"github.com/podwire/podwire/internal/rawio"
 	"net"
 	"testing"
 	"time"
@@ -30,7 +31,11 @@ func TestListenerConfigKeepsNoDelay(t *testing.T) {
 		t.Fatal("Accept failed")
 	}
 	defer sc.Close()
-	if got := sockopt(t, sc.(*serverConn).Conn.(*net.TCPConn), unix.IPPROTO_TCP, unix.TCP_NODELAY); got != 1 {
+	raw, ok := sc.(*serverConn).Conn.(*rawio.TCPConn)
+	if !ok {
+		t.Fatalf("accepted conn is %T, want *rawio.TCPConn (raw-syscall I/O, internal/rawio)", sc.(*serverConn).Conn)
+	}
+	if got := sockopt(t, raw.TCPConn, unix.IPPROTO_TCP, unix.TCP_NODELAY); got != 1 {
 		t.Errorf("accepted conn TCP_NODELAY = %d, want 1 (the default)", got)
 	}
 }

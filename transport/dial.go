@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/podwire/podwire/internal/rawio"
 	"log/slog"
 	"maps"
 	"net"
@@ -353,5 +354,5 @@ func (c *dialConfig) dialUnix(ctx context.Context, path string) (net.Conn, error
 		conn.Close()
 		return nil, err
 	}
-	return &clientConn{Conn: conn, ai: unixAuthInfo(cred, conn.RemoteAddr())}, nil
+	return &clientConn{Conn: rawio.Wrap(conn), ai: unixAuthInfo(cred, conn.RemoteAddr())}, nil
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/podwire/podwire/internal/rawio"
 	"log/slog"
 	"net"
 	"os"
@@ -254,6 +255,7 @@ func (l *Listener) handleUnix(c net.Conn) {
 // handlePlain delivers a loopback plaintext conn.
 func (l *Listener) handlePlain(c net.Conn) {
 	_ = l.tcfg.tuneTCP(c)
+	c = rawio.Wrap(c)
 	l.deliver(newServerConn(c, tcpAuthInfo(c.RemoteAddr()), l.tcfg.FirstByteTimeout))
 }
 

@@ -4,6 +4,7 @@ package transport
 
 import (
 	"context"
+	"github.com/podwire/podwire/internal/rawio"
 	"net"
 	"syscall"
 	"testing"
@@ -48,7 +49,11 @@ func TestSocketOptions(t *testing.T) {
 	if sc := <-accepted; sc != nil {
 		sc.Close()
 	}
-	tc := c.(*net.TCPConn)
+	rwc, ok := c.(*rawio.TCPConn)
+	if !ok {
+		t.Fatalf("dialed conn is %T, want *rawio.TCPConn (raw-syscall I/O, internal/rawio)", c)
+	}
+	tc := rwc.TCPConn
 	tests := []struct {
 		name       string
 		level, opt int

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"github.com/podwire/podwire/internal/rawio"
 	"log/slog"
 	"net"
 	"sync"
@@ -95,6 +96,8 @@ func (l *TLSListener) acceptLoop() {
 // goroutine, or closes raw at once when its source holds its share or no
 // slot can be freed.
 func (l *TLSListener) start(raw net.Conn) {
+	_ = l.cfg.tuneTCP(raw)
+	raw = rawio.Wrap(raw)
 	pc := &pendingConn{raw: raw, src: sourceOf(raw.RemoteAddr())}
 	victim, err := l.pend.admit(pc)
 	if err != nil {
@@ -109,7 +112,6 @@ func (l *TLSListener) start(raw net.Conn) {
 		victim.evicted.Store(true)
 		l.refuse(victim.raw, errHandshakeEvicted) // its handshake goroutine sees the error and exits
 	}
-	_ = l.cfg.tuneTCP(raw)
 	l.wg.Add(1)
 	go l.handshake(pc)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/podwire/podwire/internal/rawio"
 	"io/fs"
 	"log/slog"
 	"net"
@@ -133,7 +134,14 @@ func listenLocked(ctx context.Context, path string, gid int, opts UnixSocketOpti
 
 // Accept waits for the next connection; after Close it returns an error
 // wrapping net.ErrClosed.
-func (s *UnixListener) Accept() (net.Conn, error) { return s.ln.Accept() }
+// The conn reads and writes with raw syscalls (package internal/rawio).
+func (s *UnixListener) Accept() (net.Conn, error) {
+	c, err := s.ln.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return rawio.Wrap(c), nil
+}
 
 // Addr returns the socket's address (its path; the socket was bound under
 // a private name and linked there).
