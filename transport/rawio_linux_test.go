@@ -17,8 +17,6 @@ import (
 func socketOf(c net.Conn) net.Conn {
 	for {
 		switch t := c.(type) {
-		case *firstByteConn:
-			c = t.Conn
 		case *tls.Conn:
 			c = t.NetConn()
 		case interface{ NetConn() net.Conn }:

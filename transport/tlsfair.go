@@ -189,6 +189,9 @@ func newFirstByteConn(pc *pendingConn, d time.Duration) *firstByteConn {
 	return c
 }
 
+// NetConn returns the socket under the deadline, as tls.Conn's does.
+func (c *firstByteConn) NetConn() net.Conn { return c.Conn }
+
 // Read marks the connection heard and clears the first-byte deadline at
 // the first bytes.
 func (c *firstByteConn) Read(b []byte) (int, error) {
