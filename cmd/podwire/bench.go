@@ -24,7 +24,7 @@ sidecar pair) and an nginx stream pair in one interleaved run, every server
 and proxy in its own process (as deployed) unless --placement inprocess.`, stdout, stderr)
 	placement := fs.String("placement", bench.PlacementDeployed, "deployed: every server, sidecar and nginx in its own process, restarted every round; inprocess: all in this process (a diagnostic)")
 	quick := fs.Bool("quick", false, "quick mode: 60 s or less on 2 cores (default: full mode, about 5 min)")
-	rounds := fs.Int("rounds", 0, "measured rounds (default 10, quick 5)")
+	rounds := fs.Int("rounds", 0, "measured rounds (default 10, quick 7)")
 	duration := fs.Duration("duration", 0, "time each timed workload runs per row per round (default 300ms, quick 60ms)")
 	warmup := fs.Duration("warmup", 0, "time each timed workload runs in the warm-up round (default 200ms, quick 20ms)")
 	setupCount := fs.Int("setup-count", 0, "channels the setup workload makes per row per round (default 100, quick 10)")

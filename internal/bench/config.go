@@ -29,7 +29,7 @@ type Config struct {
 	// ["sidecar", "--config"]; when empty a server process runs
 	// sidecar.Run on the file, as `podwire sidecar --config FILE` does.
 	SidecarArgs []string
-	// Rounds is the number of measured rounds; default 10 (quick 5). More,
+	// Rounds is the number of measured rounds; default 10 (quick 7). More,
 	// shorter rounds give medians that resist bursts of machine noise better
 	// than few long ones.
 	Rounds int
@@ -103,7 +103,7 @@ func DefaultConfig() Config {
 func QuickConfig() Config {
 	return Config{
 		Mode:         "quick",
-		Rounds:       5,
+		Rounds:       7,
 		Warmup:       20 * time.Millisecond,
 		Duration:     60 * time.Millisecond,
 		SetupCount:   10,
