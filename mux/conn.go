@@ -1,6 +1,7 @@
 package mux
 
 import (
+	"crypto/tls"
 	"encoding/binary"
 	"net"
 	"sync"
@@ -62,6 +63,9 @@ var batchWrites = true
 // reading failed (why the session died), and counts bytes for Metrics.
 type wireConn struct {
 	net.Conn
+	// sock is the socket under a TLS conn when it can hold writes and
+	// send them in one syscall (internal/rawio); nil otherwise.
+	sock         socketBatcher
 	writeTimeout time.Duration
 	metrics      Metrics
 	batch        bool
@@ -104,12 +108,65 @@ type wireConn struct {
 	closeOnce   sync.Once
 }
 
+// socketBatcher is a socket that holds writes between Cork and Flush and
+// sends them in one write(2), and can read ahead into a buffer
+// (internal/rawio's conns, Linux).
+type socketBatcher interface {
+	Cork()
+	Flush() error
+	BufferReads(n int)
+}
+
+// socketReadAhead is the read buffer under a TLS session: four full TLS
+// records per read(2) in bulk, one small record per read as before for
+// a lone request.
+const socketReadAhead = 64 << 10
+
+// batcherUnder returns the socket under c when c is a TLS conn whose
+// handshake is done (a handshake inside a corked Write would wait for a
+// reply to a hello still held in the cork) and the socket is a
+// socketBatcher; nil otherwise, and for a bare socket, where a Write is
+// already one syscall.
+func batcherUnder(c net.Conn) socketBatcher {
+	for range 8 {
+		if tc, ok := c.(*tls.Conn); ok {
+			if !tc.ConnectionState().HandshakeComplete {
+				return nil
+			}
+			var under net.Conn = tc
+			for range 8 {
+				u, ok := under.(interface{ NetConn() net.Conn })
+				if !ok {
+					return nil
+				}
+				under = u.NetConn()
+				if b, ok := under.(socketBatcher); ok {
+					return b
+				}
+			}
+			return nil
+		}
+		u, ok := c.(interface{ NetConn() net.Conn })
+		if !ok {
+			return nil
+		}
+		c = u.NetConn()
+	}
+	return nil
+}
+
 func newWireConn(c net.Conn, writeTimeout time.Duration, m Metrics) *wireConn {
-	w := &wireConn{Conn: c, writeTimeout: writeTimeout, metrics: m, batch: batchWrites,
+	w := &wireConn{Conn: c, sock: batcherUnder(c), writeTimeout: writeTimeout, metrics: m, batch: batchWrites,
 		wake: make(chan struct{}, 1), stop: make(chan struct{}), flusherDone: make(chan struct{}),
 		killed: make(chan struct{})}
 	w.cond = sync.NewCond(&w.mu)
 	w.lastRead.Store(time.Now().UnixNano())
+	if w.sock != nil {
+		// crypto/tls reads and writes one record (≤ 16 KiB) per call on
+		// the socket; batch both, so a 256 KiB batch of frames is one
+		// write(2) instead of 16, and reads take up to four records each.
+		w.sock.BufferReads(socketReadAhead)
+	}
 	if w.batch {
 		go w.flusher()
 	} else {
@@ -293,7 +350,19 @@ func (w *wireConn) write(p []byte) (int, error) {
 			return 0, err
 		}
 	}
+	if w.sock == nil {
+		return w.count(w.Conn.Write(p))
+	}
+	w.sock.Cork()
 	n, err := w.Conn.Write(p)
+	if ferr := w.sock.Flush(); ferr != nil && err == nil {
+		n, err = 0, ferr
+	}
+	return w.count(n, err)
+}
+
+// count notes n bytes written.
+func (w *wireConn) count(n int, err error) (int, error) {
 	if n > 0 {
 		w.bytesOut.Add(uint64(n))
 		w.metrics.BytesOut(n)

@@ -50,6 +50,15 @@ func (c *TCPConn) Write(p []byte) (int, error) { return c.io.write(c.TCPConn, p)
 // Unwrap returns the wrapped conn.
 func (c *TCPConn) Unwrap() net.Conn { return c.TCPConn }
 
+// Cork holds Writes in a buffer until Flush (see rawIO.cork).
+func (c *TCPConn) Cork() { c.io.cork() }
+
+// Flush writes what Cork held in one write(2) and ends the cork.
+func (c *TCPConn) Flush() error { return c.io.flush(c.TCPConn) }
+
+// BufferReads makes Reads fill a buffer of n bytes (see rawIO.bufferReads).
+func (c *TCPConn) BufferReads(n int) { c.io.bufferReads(n) }
+
 // UnixConn is a *net.UnixConn whose Read and Write are raw syscalls.
 type UnixConn struct {
 	*net.UnixConn
@@ -65,6 +74,15 @@ func (c *UnixConn) Write(p []byte) (int, error) { return c.io.write(c.UnixConn, 
 // Unwrap returns the wrapped conn.
 func (c *UnixConn) Unwrap() net.Conn { return c.UnixConn }
 
+// Cork holds Writes in a buffer until Flush (see rawIO.cork).
+func (c *UnixConn) Cork() { c.io.cork() }
+
+// Flush writes what Cork held in one write(2) and ends the cork.
+func (c *UnixConn) Flush() error { return c.io.flush(c.UnixConn) }
+
+// BufferReads makes Reads fill a buffer of n bytes (see rawIO.bufferReads).
+func (c *UnixConn) BufferReads(n int) { c.io.bufferReads(n) }
+
 // rawIO holds the descriptor access and one operation's state per
 // direction. The state lives here, and the callbacks are bound once, so
 // that a Read or Write allocates nothing; rmu and wmu keep concurrent
@@ -78,11 +96,64 @@ type rawIO struct {
 	rerr   syscall.Errno
 	readFn func(uintptr) bool
 
+	// rb, when set, is the read buffer (bufferReads); rb[rs:re] is read
+	// from the socket and not yet returned. Guarded by rmu.
+	rb     []byte
+	rs, re int
+
 	wmu     sync.Mutex
 	wbuf    []byte
 	wn      int
 	werr    syscall.Errno
 	writeFn func(uintptr) bool
+	// corked holds Writes in held until flush. Guarded by wmu.
+	corked bool
+	held   []byte
+}
+
+// maxHeld is the largest cork buffer kept between flushes; a larger one
+// (a burst) is dropped after its flush so an idle conn does not keep it.
+const maxHeld = 1 << 20
+
+// cork makes writes append to a buffer until flush. It is for the
+// writer of a TLS conn over this socket: crypto/tls writes every record
+// (at most 16 KiB) with its own Write, so a 256 KiB batch of mux frames
+// would cost 16 write(2)s; corked around tls.Conn.Write it costs one.
+func (r *rawIO) cork() {
+	r.wmu.Lock()
+	r.corked = true
+	r.wmu.Unlock()
+}
+
+// flush ends the cork and writes what it held.
+func (r *rawIO) flush(c net.Conn) error {
+	r.wmu.Lock()
+	r.corked = false
+	held := r.held
+	var err error
+	if len(held) > 0 {
+		_, err = r.writeLocked(c, held)
+	}
+	if cap(held) > maxHeld {
+		r.held = nil
+	} else {
+		r.held = held[:0]
+	}
+	r.wmu.Unlock()
+	return err
+}
+
+// bufferReads makes reads fill a buffer of n bytes and serve smaller
+// reads from it. It is for a TLS conn over this socket: crypto/tls asks
+// for one record at a time, so bulk traffic cost a read(2) per 16 KiB
+// record; with a 64 KiB buffer it costs one per four. Call it before the
+// first Read.
+func (r *rawIO) bufferReads(n int) {
+	r.rmu.Lock()
+	if r.rb == nil && n > 0 {
+		r.rb = make([]byte, n)
+	}
+	r.rmu.Unlock()
 }
 
 func newIO(sc syscall.Conn) (*rawIO, bool) {
@@ -141,11 +212,33 @@ func (r *rawIO) read(c net.Conn, p []byte) (int, error) {
 		return 0, nil
 	}
 	r.rmu.Lock()
+	defer r.rmu.Unlock()
+	if r.rb == nil || len(p) >= len(r.rb) {
+		if r.rs < r.re { // buffered bytes first
+			n := copy(p, r.rb[r.rs:r.re])
+			r.rs += n
+			return n, nil
+		}
+		return r.readLocked(c, p)
+	}
+	if r.rs == r.re {
+		n, err := r.readLocked(c, r.rb)
+		if err != nil {
+			return 0, err
+		}
+		r.rs, r.re = 0, n
+	}
+	n := copy(p, r.rb[r.rs:r.re])
+	r.rs += n
+	return n, nil
+}
+
+// readLocked is one read into p; the caller holds rmu.
+func (r *rawIO) readLocked(c net.Conn, p []byte) (int, error) {
 	r.rbuf, r.rn, r.rerr = p, 0, 0
 	err := r.rc.Read(r.readFn)
 	n, errno := r.rn, r.rerr
 	r.rbuf = nil
-	r.rmu.Unlock()
 	switch {
 	case err != nil:
 		return 0, opError(c, "read", err)
@@ -162,11 +255,20 @@ func (r *rawIO) write(c net.Conn, p []byte) (int, error) {
 		return 0, nil
 	}
 	r.wmu.Lock()
+	defer r.wmu.Unlock()
+	if r.corked {
+		r.held = append(r.held, p...)
+		return len(p), nil
+	}
+	return r.writeLocked(c, p)
+}
+
+// writeLocked writes all of p; the caller holds wmu.
+func (r *rawIO) writeLocked(c net.Conn, p []byte) (int, error) {
 	r.wbuf, r.wn, r.werr = p, 0, 0
 	err := r.rc.Write(r.writeFn)
 	n, errno := r.wn, r.werr
 	r.wbuf = nil
-	r.wmu.Unlock()
 	switch {
 	case err != nil:
 		return n, opError(c, "write", err)
