@@ -9,8 +9,16 @@ import (
 	"path/filepath"
 	"testing"
 
+	"google.golang.org/grpc/mem"
+
 	"github.com/podwire/podwire/internal/rawio"
 )
+
+// implements reports whether v implements T.
+func implements[T any](v any) bool {
+	_, ok := v.(T)
+	return ok
+}
 
 // socketOf unwraps c (identity, TLS and first-byte wrappers) down to the
 // conn that does the socket I/O.
@@ -86,6 +94,17 @@ func TestSocketsUseRawIO(t *testing.T) {
 				t.Fatal("Accept failed")
 			}
 			defer sc.Close()
+			if tt.name != "tls" {
+				// grpc reads a bare socket with ReadOnReady, holding a read
+				// buffer only while bytes wait; without it every idle
+				// channel pins 32 KiB (BenchmarkIdleHeap).
+				type readyReader interface {
+					ReadOnReady(int, mem.BufferPool) (*[]byte, int, error)
+				}
+				if g := grpcConn(c); !implements[readyReader](g) {
+					t.Errorf("%s: grpc gets %T, which has no ReadOnReady", tt.name, g)
+				}
+			}
 			for side, conn := range map[string]net.Conn{"dialed": c, "accepted": sc} {
 				sock := socketOf(conn)
 				if _, ok := sock.(interface{ Unwrap() net.Conn }); !ok || !rawio.Enabled {

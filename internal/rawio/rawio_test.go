@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+	"google.golang.org/grpc/mem"
 
 	"github.com/podwire/podwire/internal/rawio"
 )
@@ -342,3 +343,53 @@ func TestBufferedReadsCarryTLS(t *testing.T) {
 	tc.Close()
 	ts.Close()
 }
+
+// readyReader is grpc-go's optional non-pinning read interface
+// (google.golang.org/grpc/internal/transport/readyreader.Reader).
+type readyReader interface {
+	ReadOnReady(bufSize int, pool mem.BufferPool) (*[]byte, int, error)
+}
+
+// TestReadOnReady: grpc finds ReadOnReady on a rawio conn (so an idle
+// channel pins no read buffer), and it returns the bytes, then io.EOF at
+// a half-close, without leaking pool buffers.
+func TestReadOnReady(t *testing.T) {
+	if !rawio.Enabled {
+		t.Skip("raw I/O is Linux-only")
+	}
+	for _, network := range networks {
+		t.Run(network, func(t *testing.T) {
+			c, s := pair(t, network)
+			rr, ok := s.(readyReader)
+			if !ok {
+				t.Fatalf("%T has no ReadOnReady: grpc would pin a read buffer per idle channel", s)
+			}
+			pool := &countingPool{BufferPool: mem.DefaultBufferPool()}
+			go func() {
+				time.Sleep(10 * time.Millisecond) // ReadOnReady waits first
+				_, _ = c.Write([]byte("hello"))
+				_ = c.(interface{ CloseWrite() error }).CloseWrite()
+			}()
+			b, n, err := rr.ReadOnReady(32<<10, pool)
+			if err != nil || string((*b)[:n]) != "hello" {
+				t.Fatalf("ReadOnReady = %q, %v; want hello", (*b)[:n], err)
+			}
+			pool.Put(b)
+			if _, _, err := rr.ReadOnReady(32<<10, pool); !errors.Is(err, io.EOF) {
+				t.Fatalf("ReadOnReady after the peer's CloseWrite: %v; want io.EOF", err)
+			}
+			if pool.out != 0 {
+				t.Errorf("%d pool buffers not given back", pool.out)
+			}
+		})
+	}
+}
+
+// countingPool counts buffers taken and not yet given back.
+type countingPool struct {
+	mem.BufferPool
+	out int
+}
+
+func (p *countingPool) Get(n int) *[]byte { p.out++; return p.BufferPool.Get(n) }
+func (p *countingPool) Put(b *[]byte)     { p.out--; p.BufferPool.Put(b) }
