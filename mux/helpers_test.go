@@ -78,6 +78,13 @@ func listenPair(tb testing.TB, network, addr string) (net.Conn, net.Conn) {
 func tlsConns(tb testing.TB) (net.Conn, net.Conn) {
 	tb.Helper()
 	c, s := tcpConns(tb)
+	return handshakeTLS(tb, c, s)
+}
+
+// handshakeTLS runs mutual TLS over c (client) and s (server) and returns
+// the handshaken conns.
+func handshakeTLS(tb testing.TB, c, s net.Conn) (net.Conn, net.Conn) {
+	tb.Helper()
 	pki := testPKI(tb)
 	tc := tls.Client(c, pki.client)
 	ts := tls.Server(s, pki.server)

@@ -17,18 +17,7 @@ import (
 func rawTLSConns(tb testing.TB) (net.Conn, net.Conn) {
 	tb.Helper()
 	c, s := tcpConns(tb)
-	pki := testPKI(tb)
-	tc := tls.Client(rawio.Wrap(c), pki.client)
-	ts := tls.Server(rawio.Wrap(s), pki.server)
-	errc := make(chan error, 1)
-	go func() { errc <- ts.Handshake() }()
-	if err := tc.Handshake(); err != nil {
-		tb.Fatalf("client handshake: %v", err)
-	}
-	if err := <-errc; err != nil {
-		tb.Fatalf("server handshake: %v", err)
-	}
-	return tc, ts
+	return handshakeTLS(tb, rawio.Wrap(c), rawio.Wrap(s))
 }
 
 // TestWireBatchesTLSRecords: over TLS on a raw-I/O socket the session's

@@ -26,11 +26,11 @@ func Wrap(c net.Conn) net.Conn {
 	switch t := c.(type) {
 	case *net.TCPConn:
 		if io, ok := newIO(t); ok {
-			return &TCPConn{TCPConn: t, io: io}
+			return &TCPConn{TCPConn: t, batching: batching{io, t}}
 		}
 	case *net.UnixConn:
 		if io, ok := newIO(t); ok {
-			return &UnixConn{UnixConn: t, io: io}
+			return &UnixConn{UnixConn: t, batching: batching{io, t}}
 		}
 	}
 	return c
@@ -39,7 +39,7 @@ func Wrap(c net.Conn) net.Conn {
 // TCPConn is a *net.TCPConn whose Read and Write are raw syscalls.
 type TCPConn struct {
 	*net.TCPConn
-	io *rawIO
+	batching
 }
 
 // Read reads like net.TCPConn.Read.
@@ -51,26 +51,10 @@ func (c *TCPConn) Write(p []byte) (int, error) { return c.io.write(c.TCPConn, p)
 // Unwrap returns the wrapped conn.
 func (c *TCPConn) Unwrap() net.Conn { return c.TCPConn }
 
-// Cork holds Writes in a buffer until Flush (see rawIO.cork).
-func (c *TCPConn) Cork() { c.io.cork() }
-
-// Flush writes what Cork held in one write(2) and ends the cork.
-func (c *TCPConn) Flush() error { return c.io.flush(c.TCPConn) }
-
-// BufferReads makes Reads fill a buffer of n bytes (see rawIO.bufferReads).
-func (c *TCPConn) BufferReads(n int) { c.io.bufferReads(n) }
-
-// ReadOnReady waits until the socket is readable and only then takes a
-// buffer from pool and reads into it: grpc-go's optional non-pinning read
-// (see rawIO.readOnReady).
-func (c *TCPConn) ReadOnReady(bufSize int, pool mem.BufferPool) (*[]byte, int, error) {
-	return c.io.readOnReady(c.TCPConn, bufSize, pool)
-}
-
 // UnixConn is a *net.UnixConn whose Read and Write are raw syscalls.
 type UnixConn struct {
 	*net.UnixConn
-	io *rawIO
+	batching
 }
 
 // Read reads like net.UnixConn.Read.
@@ -82,20 +66,27 @@ func (c *UnixConn) Write(p []byte) (int, error) { return c.io.write(c.UnixConn, 
 // Unwrap returns the wrapped conn.
 func (c *UnixConn) Unwrap() net.Conn { return c.UnixConn }
 
+// batching holds the methods both conn types add beyond net.Conn; c is
+// the wrapped conn, for error messages.
+type batching struct {
+	io *rawIO
+	c  net.Conn
+}
+
 // Cork holds Writes in a buffer until Flush (see rawIO.cork).
-func (c *UnixConn) Cork() { c.io.cork() }
+func (b batching) Cork() { b.io.cork() }
 
 // Flush writes what Cork held in one write(2) and ends the cork.
-func (c *UnixConn) Flush() error { return c.io.flush(c.UnixConn) }
+func (b batching) Flush() error { return b.io.flush(b.c) }
 
 // BufferReads makes Reads fill a buffer of n bytes (see rawIO.bufferReads).
-func (c *UnixConn) BufferReads(n int) { c.io.bufferReads(n) }
+func (b batching) BufferReads(n int) { b.io.bufferReads(n) }
 
 // ReadOnReady waits until the socket is readable and only then takes a
 // buffer from pool and reads into it: grpc-go's optional non-pinning read
 // (see rawIO.readOnReady).
-func (c *UnixConn) ReadOnReady(bufSize int, pool mem.BufferPool) (*[]byte, int, error) {
-	return c.io.readOnReady(c.UnixConn, bufSize, pool)
+func (b batching) ReadOnReady(bufSize int, pool mem.BufferPool) (*[]byte, int, error) {
+	return b.io.readOnReady(b.c, bufSize, pool)
 }
 
 // rawIO holds the descriptor access and one operation's state per
