@@ -128,23 +128,15 @@ const socketReadAhead = 64 << 10
 // socketBatcher; nil otherwise, and for a bare socket, where a Write is
 // already one syscall.
 func batcherUnder(c net.Conn) socketBatcher {
-	for range 8 {
+	underTLS := false
+	for range 8 { // wrappers deep; a longer chain is not ours
 		if tc, ok := c.(*tls.Conn); ok {
 			if !tc.ConnectionState().HandshakeComplete {
 				return nil
 			}
-			var under net.Conn = tc
-			for range 8 {
-				u, ok := under.(interface{ NetConn() net.Conn })
-				if !ok {
-					return nil
-				}
-				under = u.NetConn()
-				if b, ok := under.(socketBatcher); ok {
-					return b
-				}
-			}
-			return nil
+			underTLS = true
+		} else if b, ok := c.(socketBatcher); ok && underTLS {
+			return b
 		}
 		u, ok := c.(interface{ NetConn() net.Conn })
 		if !ok {

@@ -129,14 +129,12 @@ func (s *Sidecar) proxyInbound(ctx context.Context, st *transport.MuxStream) {
 	var d net.Dialer
 	path := s.socketPath(svc)
 	app, err := d.DialContext(dctx, "unix", path)
-	if err == nil {
-		app = rawio.Wrap(app)
-	}
 	if err != nil {
 		st.Refuse(&transport.Refusal{Code: code.Code_UNAVAILABLE, Reason: "app_unavailable",
 			Message: fmt.Sprintf("the local %q app does not accept on its socket (%v); check that it is running and uses the sidecar's socket dir", svc, err)})
 		return
 	}
+	app = rawio.Wrap(app)
 	if !s.trackConn(app) {
 		st.Refuse(&transport.Refusal{Code: code.Code_UNAVAILABLE, Reason: "draining",
 			Message: "this sidecar is shutting down; retry on another replica"})

@@ -179,24 +179,25 @@ func newIO(sc syscall.Conn) (*rawIO, bool) {
 	return r, true
 }
 
-// doRead is one read(2) attempt; false asks RawConn.Read to wait for
-// readability and call again.
-func (r *rawIO) doRead(fd uintptr) bool {
+// rawRead is read(2) into p, retried on EINTR.
+func rawRead(fd uintptr, p []byte) (int, syscall.Errno) {
 	for {
-		n, _, e := unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&r.rbuf[0])), uintptr(len(r.rbuf)))
-		switch e {
-		case 0:
-			r.rn = int(n)
-			return true
-		case unix.EINTR:
-			continue
-		case unix.EAGAIN:
-			return false
-		default:
-			r.rerr = e
-			return true
+		n, _, e := unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+		if e != unix.EINTR {
+			return int(n), e
 		}
 	}
+}
+
+// doRead is one read attempt; false asks RawConn.Read to wait for
+// readability and call again.
+func (r *rawIO) doRead(fd uintptr) bool {
+	n, e := rawRead(fd, r.rbuf)
+	if e == unix.EAGAIN {
+		return false
+	}
+	r.rn, r.rerr = n, e
+	return true
 }
 
 // doWrite writes as much of wbuf as the socket takes; false asks
@@ -236,41 +237,28 @@ func (r *rawIO) readOnReady(c net.Conn, bufSize int, pool mem.BufferPool) (*[]by
 	}
 	r.pool, r.psize, r.pbuf, r.rn, r.rerr = pool, bufSize, nil, 0, 0
 	err := r.rc.Read(r.readyFn)
-	b, n, errno := r.pbuf, r.rn, r.rerr
+	b, n := r.pbuf, r.rn
 	r.pool, r.pbuf = nil, nil
-	switch {
-	case err != nil:
-		return nil, 0, opError(c, "read", err)
-	case errno != 0:
-		return nil, 0, opError(c, "read", os.NewSyscallError("read", errno))
-	case n == 0:
-		pool.Put(b)
-		return nil, 0, io.EOF
+	if err := readResult(c, err, r.rerr, n); err != nil {
+		return nil, 0, err
 	}
 	return b, n, nil
 }
 
 // doReadyRead is one readOnReady attempt: a pooled buffer is taken for
-// the read and given back when the socket had nothing.
+// the read and given back unless it holds bytes.
 func (r *rawIO) doReadyRead(fd uintptr) bool {
 	b := r.pool.Get(r.psize)
-	for {
-		n, _, e := unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&(*b)[0])), uintptr(len(*b)))
-		switch e {
-		case 0:
-			r.pbuf, r.rn = b, int(n)
-			return true
-		case unix.EINTR:
-			continue
-		case unix.EAGAIN:
-			r.pool.Put(b)
+	n, e := rawRead(fd, *b)
+	if e != 0 || n == 0 {
+		r.pool.Put(b)
+		if e == unix.EAGAIN {
 			return false
-		default:
-			r.pool.Put(b)
-			r.rerr = e
-			return true
 		}
+		b = nil
 	}
+	r.pbuf, r.rn, r.rerr = b, n, e
+	return true
 }
 
 func (r *rawIO) read(c net.Conn, p []byte) (int, error) {
@@ -303,17 +291,26 @@ func (r *rawIO) read(c net.Conn, p []byte) (int, error) {
 func (r *rawIO) readLocked(c net.Conn, p []byte) (int, error) {
 	r.rbuf, r.rn, r.rerr = p, 0, 0
 	err := r.rc.Read(r.readFn)
-	n, errno := r.rn, r.rerr
 	r.rbuf = nil
+	if err := readResult(c, err, r.rerr, r.rn); err != nil {
+		return 0, err
+	}
+	return r.rn, nil
+}
+
+// readResult is what net.Conn's Read reports for a read that ended with
+// err (from RawConn: closed, deadline), errno (from read(2)) and n bytes:
+// nil when bytes came, io.EOF for the peer's end of stream.
+func readResult(c net.Conn, err error, errno syscall.Errno, n int) error {
 	switch {
 	case err != nil:
-		return 0, opError(c, "read", err)
+		return opError(c, "read", err)
 	case errno != 0:
-		return 0, opError(c, "read", os.NewSyscallError("read", errno))
+		return opError(c, "read", os.NewSyscallError("read", errno))
 	case n == 0:
-		return 0, io.EOF
+		return io.EOF
 	}
-	return n, nil
+	return nil
 }
 
 func (r *rawIO) write(c net.Conn, p []byte) (int, error) {

@@ -77,34 +77,39 @@ var blockDesc = grpc.ServiceDesc{
 	}}},
 }
 
+// runBlock runs cfg with the block stream under Run and waits until it
+// serves; stop cancels Run and returns what Run returned.
+func runBlock(t *testing.T, cfg Config) (addrs Addrs, stop func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	started, done := make(chan Addrs, 1), make(chan error, 1)
+	svc := Service{HealthName: "svc.v1.Svc", Register: func(g grpc.ServiceRegistrar) { g.RegisterService(&blockDesc, struct{}{}) }}
+	go func() { done <- Run(ctx, cfg, prometheus.NewRegistry(), svc, func(a Addrs) { started <- a }) }()
+	select {
+	case addrs = <-started:
+	case err := <-done:
+		cancel()
+		t.Fatalf("Run: %v", err)
+	}
+	return addrs, func() error { cancel(); return <-done }
+}
+
 // startRun runs a service with the block stream under Run in a temp socket
 // dir and returns a client, and a stop func that reports how long Run took
 // to return.
 func startRun(t *testing.T, shutdown time.Duration) (*grpc.ClientConn, func() (time.Duration, error)) {
 	t.Helper()
 	dir := t.TempDir()
-	ctx, cancel := context.WithCancel(t.Context())
-	started, done := make(chan Addrs, 1), make(chan error, 1)
-	cfg := Config{Service: "svc", SocketDir: dir, DataPath: filepath.Join(dir, "unused"), ShutdownTimeout: shutdown}
-	svc := Service{HealthName: "svc.v1.Svc", Register: func(g grpc.ServiceRegistrar) { g.RegisterService(&blockDesc, struct{}{}) }}
-	go func() { done <- Run(ctx, cfg, prometheus.NewRegistry(), svc, func(a Addrs) { started <- a }) }()
-	select {
-	case <-started:
-	case err := <-done:
-		cancel()
-		t.Fatalf("Run: %v", err)
-	}
+	_, stop := runBlock(t, Config{Service: "svc", SocketDir: dir, DataPath: filepath.Join(dir, "unused"), ShutdownTimeout: shutdown})
 	cc, err := transport.Dial(t.Context(), "svc", transport.WithSocketDir(dir))
 	if err != nil {
-		cancel()
-		<-done
+		_ = stop()
 		t.Fatalf("Dial: %v", err)
 	}
 	t.Cleanup(func() { _ = cc.Close() })
 	return cc, func() (time.Duration, error) {
 		start := time.Now()
-		cancel()
-		err := <-done
+		err := stop()
 		return time.Since(start), err
 	}
 }
@@ -174,21 +179,10 @@ func TestRunHealthForDeniedPeers(t *testing.T) {
 			if err := certs.Write(dir, []string{"svc", "client"}); err != nil {
 				t.Fatal(err)
 			}
-			ctx, cancel := context.WithCancel(t.Context())
-			started, done := make(chan Addrs, 1), make(chan error, 1)
-			cfg := Config{Service: "svc", SocketDir: dir, DataPath: filepath.Join(dir, "unused"), AdminAddr: "127.0.0.1:0",
+			addrs, stop := runBlock(t, Config{Service: "svc", SocketDir: dir, DataPath: filepath.Join(dir, "unused"), AdminAddr: "127.0.0.1:0",
 				TLSListen: "127.0.0.1:0", CertFile: filepath.Join(dir, "svc.crt"), KeyFile: filepath.Join(dir, "svc.key"), CAFile: filepath.Join(dir, "ca.crt"),
-				Allow: []string{"uid:" + strconv.Itoa(os.Getuid()+4242), "spiffe://podwire.local/other"}, HealthUnderAllow: underAllow}
-			svc := Service{HealthName: "svc.v1.Svc", Register: func(g grpc.ServiceRegistrar) { g.RegisterService(&blockDesc, struct{}{}) }}
-			go func() { done <- Run(ctx, cfg, prometheus.NewRegistry(), svc, func(a Addrs) { started <- a }) }()
-			var addrs Addrs
-			select {
-			case addrs = <-started:
-			case err := <-done:
-				cancel()
-				t.Fatalf("Run: %v", err)
-			}
-			t.Cleanup(func() { cancel(); <-done })
+				Allow: []string{"uid:" + strconv.Itoa(os.Getuid()+4242), "spiffe://podwire.local/other"}, HealthUnderAllow: underAllow})
+			t.Cleanup(func() { _ = stop() })
 			want := codes.OK
 			if underAllow {
 				want = codes.PermissionDenied
@@ -266,17 +260,7 @@ func TestRunHealthForDeniedPeers(t *testing.T) {
 func TestRunAdminOnUnixSocket(t *testing.T) {
 	dir := t.TempDir()
 	sock := filepath.Join(dir, "svc-admin.sock")
-	ctx, cancel := context.WithCancel(t.Context())
-	started, done := make(chan Addrs, 1), make(chan error, 1)
-	cfg := Config{Service: "svc", SocketDir: dir, DataPath: filepath.Join(dir, "unused"), AdminAddr: "unix:" + sock}
-	svc := Service{HealthName: "svc.v1.Svc", Register: func(g grpc.ServiceRegistrar) { g.RegisterService(&blockDesc, struct{}{}) }}
-	go func() { done <- Run(ctx, cfg, prometheus.NewRegistry(), svc, func(a Addrs) { started <- a }) }()
-	select {
-	case <-started:
-	case err := <-done:
-		cancel()
-		t.Fatalf("Run: %v", err)
-	}
+	_, stop := runBlock(t, Config{Service: "svc", SocketDir: dir, DataPath: filepath.Join(dir, "unused"), AdminAddr: "unix:" + sock})
 	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		var d net.Dialer
 		return d.DialContext(ctx, "unix", sock)
@@ -294,8 +278,7 @@ func TestRunAdminOnUnixSocket(t *testing.T) {
 		}
 	}
 	tr.CloseIdleConnections()
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Errorf("Run = %v", err)
 	}
 	if _, err := os.Stat(sock); !errors.Is(err, os.ErrNotExist) {
